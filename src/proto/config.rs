@@ -1,0 +1,154 @@
+//! Engine configuration. Every default cites where it comes from; [`Config::validate`] rejects
+//! values the engine cannot work with instead of letting them surface as odd behaviour later.
+
+use core::fmt;
+use core::time::Duration;
+
+/// Tunables of an [`crate::proto::Endpoint`] and the connections it creates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// LEDBAT target queuing delay. Default 100 ms (RFC 6817 section 2.5 caps it at 100 ms; libutp
+    /// uses 100 000 µs).
+    pub target_delay: Duration,
+    /// Bytes of unacknowledged data a connection may hold (caps the congestion window, as libutp's
+    /// `UTP_SNDBUF`). Default 1 MiB, as libutp.
+    pub send_buffer: usize,
+    /// Receive buffer in bytes: in-order data not yet read plus out-of-order data held. The window
+    /// we advertise is what is free in it. Default 1 MiB, as libutp's `UTP_RCVBUF`.
+    pub recv_buffer: usize,
+    /// Largest datagram (uTP header included) to IPv4 peers. Default 1402, libutp's
+    /// `UTP_GET_UDP_MTU` default (1500 minus IPv4, UDP, GRE, PPPoE, MPPE and a fudge).
+    pub max_packet_size_v4: usize,
+    /// Largest datagram to IPv6 peers. Default 1232 (1280 minimum IPv6 MTU minus 40 + 8), as
+    /// libutp's Teredo-safe value.
+    pub max_packet_size_v6: usize,
+    /// Floor of the retransmission timeout. libutp uses 1 s; RFC 6298 section 2.4 says 1 s "SHOULD"
+    /// but modern TCP stacks use 200 ms. Default 250 ms: above our delayed-ACK timer plus a typical
+    /// scheduling delay, well below libutp's floor.
+    pub min_rto: Duration,
+    /// Ceiling of the retransmission timeout after backoff. Default 60 s (RFC 6298 section 2.5).
+    pub max_rto: Duration,
+    /// Retransmission timeout before any RTT sample, also the first SYN timeout. Default 1 s
+    /// (RFC 6298 section 2.1; libutp uses 3 s).
+    pub initial_rto: Duration,
+    /// Consecutive SYN timeouts after which connecting fails with `TimedOut`. Default 4: SYNs at
+    /// 0, 1, 3, 7 and 15 s, failure at 31 s with the default initial RTO (libutp: 21 s).
+    pub max_syn_retransmits: u32,
+    /// Consecutive retransmission timeouts without progress after which a connection fails with
+    /// `TimedOut`. Default 6 (libutp gives up after 4 doublings of a 1 s RTO, about 31 s; with a
+    /// 250 ms floor 6 doublings also take about 31 s).
+    pub max_retransmits: u32,
+    /// Delayed ACK timer: received data is acknowledged at the latest this long after it arrived
+    /// (RFC 1122 section 4.2.3.2 allows up to 500 ms). Default 10 ms.
+    pub delayed_ack: Duration,
+    /// Acknowledge at once after this many unacknowledged full-size data packets (RFC 1122: every
+    /// second full segment). Default 2.
+    pub ack_every: u16,
+    /// Coalesce small writes while data is in flight (Nagle, RFC 896), as libutp does. Default on.
+    pub nagle: bool,
+    /// Send a keepalive after this long without sending anything. Default 29 s, as libutp.
+    pub keepalive: Option<Duration>,
+    /// How long a closed connection stays to re-acknowledge a retransmitted FIN, and how long a
+    /// FIN we sent may wait for its ACK before the connection is dropped. Default 3 s.
+    pub linger: Duration,
+    /// Maximum number of connections an endpoint holds (libutp silently refuses SYNs beyond 3000).
+    /// Default 3000.
+    pub max_connections: usize,
+    /// RESET packets for unknown connections: tokens in the bucket. Default 100.
+    pub reset_burst: u32,
+    /// RESET packets for unknown connections: tokens restored per second. Default 100.
+    pub reset_rate: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            target_delay: Duration::from_millis(100),
+            send_buffer: 1024 * 1024,
+            recv_buffer: 1024 * 1024,
+            max_packet_size_v4: 1402,
+            max_packet_size_v6: 1232,
+            min_rto: Duration::from_millis(250),
+            max_rto: Duration::from_secs(60),
+            initial_rto: Duration::from_secs(1),
+            max_syn_retransmits: 4,
+            max_retransmits: 6,
+            delayed_ack: Duration::from_millis(10),
+            ack_every: 2,
+            nagle: true,
+            keepalive: Some(Duration::from_secs(29)),
+            linger: Duration::from_secs(3),
+            max_connections: 3000,
+            reset_burst: 100,
+            reset_rate: 100,
+        }
+    }
+}
+
+/// A configuration value the engine cannot work with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError(pub &'static str);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid uTP configuration: {}", self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Smallest datagram we will build: the 20-byte header plus a useful payload. libutp's MTU floor
+/// is 576 bytes; below 150 the SACK and payload arithmetic stops making sense.
+pub const MIN_PACKET_SIZE: usize = 150;
+/// Largest datagram we will build: a UDP payload over IPv4 is at most 65 507 bytes.
+pub const MAX_PACKET_SIZE: usize = 65_507;
+
+impl Config {
+    /// Checks that every value is usable.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.target_delay.is_zero() {
+            return Err(ConfigError("target_delay must be positive"));
+        }
+        if self.send_buffer == 0 || self.recv_buffer == 0 {
+            return Err(ConfigError("buffer sizes must be positive"));
+        }
+        for size in [self.max_packet_size_v4, self.max_packet_size_v6] {
+            if !(MIN_PACKET_SIZE..=MAX_PACKET_SIZE).contains(&size) {
+                return Err(ConfigError("max packet size out of range 150..=65507"));
+            }
+        }
+        if self.min_rto.is_zero() || self.min_rto > self.max_rto {
+            return Err(ConfigError("need 0 < min_rto <= max_rto"));
+        }
+        if self.initial_rto < self.min_rto || self.initial_rto > self.max_rto {
+            return Err(ConfigError("initial_rto must lie within [min_rto, max_rto]"));
+        }
+        if self.max_retransmits == 0 || self.ack_every == 0 {
+            return Err(ConfigError("max_retransmits and ack_every must be positive"));
+        }
+        if self.max_connections == 0 {
+            return Err(ConfigError("max_connections must be positive"));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_is_valid_and_bad_values_are_rejected() {
+        assert_eq!(Config::default().validate(), Ok(()));
+        let bad = [
+            Config { send_buffer: 0, ..Config::default() },
+            Config { max_packet_size_v4: 40, ..Config::default() },
+            Config { min_rto: Duration::ZERO, ..Config::default() },
+            Config { initial_rto: Duration::from_millis(1), ..Config::default() },
+            Config { target_delay: Duration::ZERO, ..Config::default() },
+        ];
+        for c in bad {
+            assert!(c.validate().is_err(), "{c:?} accepted");
+        }
+    }
+}

@@ -1,0 +1,79 @@
+//! Counters kept per connection and per endpoint.
+
+use core::time::Duration;
+
+/// Per-connection counters and current estimates.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ConnectionStats {
+    /// Payload bytes received in order and handed to the reader's buffer.
+    pub bytes_received: u64,
+    /// Payload bytes sent, retransmissions included.
+    pub bytes_sent: u64,
+    /// Datagrams received for this connection.
+    pub packets_received: u64,
+    /// Datagrams sent for this connection.
+    pub packets_sent: u64,
+    /// Packets retransmitted for any reason.
+    pub retransmits: u64,
+    /// Of those, retransmitted because of duplicate or selective ACKs (no timeout).
+    pub fast_retransmits: u64,
+    /// Retransmission timeouts that fired.
+    pub timeouts: u64,
+    /// Data packets received that we already had.
+    pub duplicates_received: u64,
+    /// Delay samples fed to the congestion controller.
+    pub delay_samples: u64,
+    /// Current congestion window in bytes.
+    pub cwnd: u64,
+    /// Smoothed round-trip time.
+    pub rtt: Duration,
+    /// Current retransmission timeout.
+    pub rto: Duration,
+    /// Current queuing delay estimate of our direction.
+    pub queuing_delay: Duration,
+    /// Current largest datagram size in use.
+    pub mtu: u32,
+}
+
+/// Per-endpoint counters. The size buckets are libutp's (`utp_context_stats`): datagram lengths
+/// up to 23, 373, 723 and 1400 bytes, and above.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EndpointStats {
+    /// Received uTP datagrams that reached a connection, by size bucket.
+    pub received_by_size: [u32; 5],
+    /// Sent datagrams (RESETs included), by size bucket.
+    pub sent_by_size: [u32; 5],
+    /// Datagrams that failed to decode.
+    pub malformed: u64,
+    /// RESETs sent for unknown connections.
+    pub resets_sent: u64,
+    /// RESETs we wanted to send but the rate limit withheld.
+    pub resets_suppressed: u64,
+}
+
+/// libutp's context-statistics bucket for a datagram of `len` bytes.
+pub fn size_bucket(len: usize) -> usize {
+    match len {
+        0..=23 => 0,
+        24..=373 => 1,
+        374..=723 => 2,
+        724..=1400 => 3,
+        _ => 4,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_match_libutp_limits() {
+        assert_eq!(size_bucket(20), 0);
+        assert_eq!(size_bucket(23), 0);
+        assert_eq!(size_bucket(24), 1);
+        assert_eq!(size_bucket(373), 1);
+        assert_eq!(size_bucket(723), 2);
+        assert_eq!(size_bucket(1400), 3);
+        assert_eq!(size_bucket(1402), 4);
+    }
+}
