@@ -1,5 +1,31 @@
-//! Placeholder: the endpoint is being written (issue 2).
+//! The endpoint: every connection on one UDP socket, demultiplexed by (peer address,
+//! connection id) as BEP 29 and libutp do, plus what happens to datagrams that match no
+//! connection.
+//!
+//! # Drive loop contract
+//! The endpoint is sans-IO. The caller owns the socket and the clock and must:
+//! 1. feed every received datagram to [`Endpoint::handle_datagram`], and call
+//!    [`Endpoint::handle_timeout`] when the deadline from [`Endpoint::poll_timeout`] passes;
+//! 2. after **every** input (datagram, timeout, connect, accept, write, read, shutdown, close),
+//!    drain [`Endpoint::poll_transmit`] until it returns `None`, sending each datagram, and
+//!    drain [`Endpoint::poll_event`];
+//! 3. re-read [`Endpoint::poll_timeout`] before sleeping.
+//!
+//! `now` must never go backwards. Connection ids and initial sequence numbers come from the
+//! seed given to [`Endpoint::new`]; the endpoint draws no entropy of its own.
+
+use crate::proto::config::{Config, ConfigError};
+use crate::proto::connection::{Connection, EventQueue};
+use crate::proto::error::{ConnectError, StreamError};
+pub use crate::proto::event::Event;
+use crate::proto::packet::{encode, looks_like_utp, Extensions, Header, Packet, PacketType};
+use crate::proto::rng::SplitMix64;
+use crate::proto::seq::SeqNr;
+use crate::proto::stats::{size_bucket, ConnectionStats, EndpointStats};
 use crate::proto::time::Instant;
+use core::cmp::Reverse;
+use core::time::Duration;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::net::SocketAddr;
 
 /// A datagram the engine wants sent: the bytes are in the buffer given to `poll_transmit`.
@@ -9,18 +35,482 @@ pub struct Transmit {
     pub destination: SocketAddr,
     /// How many bytes of the caller's buffer make up the datagram.
     pub len: usize,
-    /// Set the IP "don't fragment" bit: the datagram is a path-MTU probe (libutp's `UTP_UDP_DONTFRAG`).
+    /// Set the IP "don't fragment" bit: the datagram is a path-MTU probe (libutp's
+    /// `UTP_UDP_DONTFRAG`).
     pub dont_fragment: bool,
 }
 
-/// Identifies a connection within its endpoint.
+/// Identifies a connection within its endpoint. Never reused by the same endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ConnectionHandle(pub u64);
-/// placeholder
-pub enum Event {}
-/// placeholder
-pub struct Incoming;
-/// placeholder
-pub enum DatagramEvent {}
-/// placeholder
-pub struct Endpoint { _now: Instant }
+
+/// A connection request (a SYN for an unknown connection) awaiting the application's decision:
+/// [`Endpoint::accept`] it, [`Endpoint::refuse`] it, or drop it to ignore the SYN silently (as
+/// libutp does without an accept callback).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Incoming {
+    remote: SocketAddr,
+    syn: Header,
+}
+
+impl Incoming {
+    /// Who is asking.
+    pub fn remote(&self) -> SocketAddr {
+        self.remote
+    }
+
+    /// The connection id in the SYN.
+    pub fn connection_id(&self) -> u16 {
+        self.syn.connection_id
+    }
+}
+
+/// What [`Endpoint::handle_datagram`] made of a datagram.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatagramEvent {
+    /// Not uTP (libutp's `utp_process_udp` returns 0): hand it to whoever else shares the
+    /// socket, such as a DHT.
+    NotUtp,
+    /// uTP, and dealt with (delivered, answered, or dropped as malformed or unwanted).
+    Handled,
+    /// A new connection request.
+    Incoming(Incoming),
+}
+
+/// Tries to draw a connection id not in use for a peer before giving up.
+const CONNECTION_ID_ATTEMPTS: usize = 64;
+
+/// Every connection on one socket.
+#[derive(Debug)]
+pub struct Endpoint {
+    config: Config,
+    rng: SplitMix64,
+    connections: HashMap<ConnectionHandle, Connection>,
+    by_key: HashMap<(SocketAddr, u16), ConnectionHandle>,
+    next_handle: u64,
+    events: EventQueue,
+    ready: VecDeque<ConnectionHandle>,
+    timers: BinaryHeap<Reverse<(Instant, ConnectionHandle)>>,
+    resets: VecDeque<(SocketAddr, Header)>,
+    forced_initial_seq: Option<SeqNr>,
+    reset_tokens: u32,
+    reset_refill_at: Instant,
+    stats: EndpointStats,
+}
+
+impl Endpoint {
+    /// An endpoint with `config`, drawing connection ids and sequence numbers from `seed`.
+    pub fn new(config: Config, seed: u64) -> Result<Self, ConfigError> {
+        config.validate()?;
+        Ok(Endpoint {
+            reset_tokens: config.reset_burst,
+            config,
+            rng: SplitMix64::new(seed),
+            connections: HashMap::new(),
+            by_key: HashMap::new(),
+            next_handle: 1,
+            events: VecDeque::new(),
+            ready: VecDeque::new(),
+            timers: BinaryHeap::new(),
+            resets: VecDeque::new(),
+            forced_initial_seq: None,
+            reset_refill_at: Instant::ZERO,
+            stats: EndpointStats::default(),
+        })
+    }
+
+    /// Replaces the random stream (for callers that supply randomness per connection).
+    pub fn reseed(&mut self, seed: u64) {
+        self.rng = SplitMix64::new(seed);
+    }
+
+    /// Makes the next connection (outgoing or accepted) start at sequence number `seq` instead
+    /// of a random one. For tests that need the 16-bit wrap early, and for replaying traces.
+    pub fn force_next_initial_seq(&mut self, seq: SeqNr) {
+        self.forced_initial_seq = Some(seq);
+    }
+
+    fn initial_seq(&mut self) -> SeqNr {
+        let random = SeqNr(self.rng.next_u16());
+        self.forced_initial_seq.take().unwrap_or(random)
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Endpoint-wide counters.
+    pub fn stats(&self) -> EndpointStats {
+        self.stats
+    }
+
+    /// Number of connections held (including closed ones still lingering).
+    pub fn connection_count(&self) -> usize {
+        self.connections.len()
+    }
+
+    fn connection(&self, handle: ConnectionHandle) -> Result<&Connection, StreamError> {
+        match self.connections.get(&handle) {
+            Some(c) if !c.is_released() => Ok(c),
+            _ => Err(StreamError::UnknownConnection),
+        }
+    }
+
+    fn connection_mut(&mut self, handle: ConnectionHandle) -> Result<&mut Connection, StreamError> {
+        match self.connections.get_mut(&handle) {
+            Some(c) if !c.is_released() => Ok(c),
+            _ => Err(StreamError::UnknownConnection),
+        }
+    }
+
+    /// Starts connecting to `remote`; `Event::Connected` or `Event::Error` follows.
+    pub fn connect(&mut self, now: Instant, remote: SocketAddr) -> Result<ConnectionHandle, ConnectError> {
+        if remote.port() == 0 || remote.ip().is_unspecified() {
+            return Err(ConnectError::InvalidAddress);
+        }
+        if self.connections.len() >= self.config.max_connections {
+            return Err(ConnectError::TooManyConnections);
+        }
+        // Receive id = seed, send id = seed + 1 (BEP 29, as libutp). 0xFFFF is skipped: its
+        // send id would wrap to 0 and the acceptor's id check would fail (libutp bug).
+        let mut recv_id = None;
+        for _ in 0..CONNECTION_ID_ATTEMPTS {
+            let id = self.rng.next_u16();
+            if id != 0xFFFF && !self.by_key.contains_key(&(remote, id)) {
+                recv_id = Some(id);
+                break;
+            }
+        }
+        let recv_id = recv_id.ok_or(ConnectError::NoConnectionIds)?;
+        let initial_seq = self.initial_seq();
+        let handle = self.new_handle();
+        let conn = Connection::outgoing(handle, remote, recv_id, initial_seq, &self.config, now);
+        self.insert(handle, conn);
+        Ok(handle)
+    }
+
+    /// Accepts a connection request. The SYN-ACK goes out with the next `poll_transmit`, and
+    /// `Event::Connected` is queued at once.
+    pub fn accept(&mut self, now: Instant, incoming: Incoming) -> Result<ConnectionHandle, ConnectError> {
+        let key = (incoming.remote, incoming.syn.connection_id.wrapping_add(1));
+        if self.by_key.contains_key(&key) {
+            return Err(ConnectError::NoConnectionIds);
+        }
+        if self.connections.len() >= self.config.max_connections {
+            return Err(ConnectError::TooManyConnections);
+        }
+        let initial_seq = self.initial_seq();
+        let handle = self.new_handle();
+        let conn = Connection::accepted(
+            handle,
+            incoming.remote,
+            incoming.syn.connection_id,
+            incoming.syn.seq_nr,
+            incoming.syn.window,
+            initial_seq,
+            &self.config,
+            now,
+            &mut self.events,
+        );
+        self.insert(handle, conn);
+        Ok(handle)
+    }
+
+    /// Refuses a connection request with a RESET, so the peer's connect fails at once with
+    /// "refused" (dropping the `Incoming` instead ignores the SYN silently).
+    pub fn refuse(&mut self, now: Instant, incoming: Incoming) {
+        self.queue_reset(now, incoming.remote, &incoming.syn);
+    }
+
+    fn new_handle(&mut self) -> ConnectionHandle {
+        let h = ConnectionHandle(self.next_handle);
+        self.next_handle += 1;
+        h
+    }
+
+    fn insert(&mut self, handle: ConnectionHandle, conn: Connection) {
+        self.by_key.insert((conn.remote(), conn.recv_id()), handle);
+        self.connections.insert(handle, conn);
+        self.touch(handle);
+    }
+
+    /// After anything happened to a connection: queue it for transmission, reschedule its
+    /// timer, and forget it when it is finished.
+    fn touch(&mut self, handle: ConnectionHandle) {
+        let Some(conn) = self.connections.get_mut(&handle) else { return };
+        if conn.is_finished() {
+            let key = (conn.remote(), conn.recv_id());
+            self.connections.remove(&handle);
+            if self.by_key.get(&key) == Some(&handle) {
+                self.by_key.remove(&key);
+            }
+            return;
+        }
+        if !conn.queued {
+            conn.queued = true;
+            self.ready.push_back(handle);
+        }
+        let next = conn.next_timeout();
+        if next != conn.scheduled {
+            conn.scheduled = next;
+            if let Some(at) = next {
+                self.timers.push(Reverse((at, handle)));
+            }
+        }
+    }
+
+    /// Feeds one received datagram.
+    pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, data: &[u8]) -> DatagramEvent {
+        if !looks_like_utp(data) {
+            return DatagramEvent::NotUtp;
+        }
+        let packet = match Packet::decode(data) {
+            Ok(p) => p,
+            Err(e) => {
+                log::debug!("malformed uTP datagram from {from}: {e}");
+                self.stats.malformed += 1;
+                return DatagramEvent::Handled;
+            }
+        };
+        let header = packet.header;
+        let handle = match header.packet_type {
+            PacketType::Syn => self.by_key.get(&(from, header.connection_id.wrapping_add(1))).copied(),
+            PacketType::Reset => self.find_reset_target(from, header.connection_id),
+            _ => self.by_key.get(&(from, header.connection_id)).copied(),
+        };
+        let Some(handle) = handle else {
+            return self.unknown_connection(now, from, header);
+        };
+        self.stats.received_by_size[size_bucket(data.len())] += 1;
+        if let Some(conn) = self.connections.get_mut(&handle) {
+            conn.handle_packet(now, &packet, &mut self.events);
+        }
+        self.touch(handle);
+        DatagramEvent::Handled
+    }
+
+    /// A RESET echoes the connection id of the packet it answers: our send id, or (for a SYN)
+    /// our receive id. Like libutp, try the id and its neighbours, but only accept a match
+    /// whose own ids explain the RESET.
+    fn find_reset_target(&self, from: SocketAddr, id: u16) -> Option<ConnectionHandle> {
+        [id, id.wrapping_sub(1), id.wrapping_add(1)].into_iter().find_map(|key| {
+            let handle = *self.by_key.get(&(from, key))?;
+            let conn = self.connections.get(&handle)?;
+            (conn.send_id() == id || conn.recv_id() == id).then_some(handle)
+        })
+    }
+
+    fn unknown_connection(&mut self, now: Instant, from: SocketAddr, header: Header) -> DatagramEvent {
+        match header.packet_type {
+            PacketType::Syn => {
+                if self.connections.len() >= self.config.max_connections {
+                    log::debug!("SYN from {from} dropped: connection limit reached");
+                    return DatagramEvent::Handled;
+                }
+                DatagramEvent::Incoming(Incoming { remote: from, syn: header })
+            }
+            // A RESET for nothing is ignored (never answer a RESET with a RESET).
+            PacketType::Reset => DatagramEvent::Handled,
+            _ => {
+                self.queue_reset(now, from, &header);
+                DatagramEvent::Handled
+            }
+        }
+    }
+
+    /// Queues a RESET answering `header` (BEP 29, as libutp: the received connection id,
+    /// ack_nr = the received seq_nr, window 0), subject to the rate limit.
+    fn queue_reset(&mut self, now: Instant, to: SocketAddr, header: &Header) {
+        let elapsed = now.saturating_duration_since(self.reset_refill_at);
+        let refill = (elapsed.as_micros() * u128::from(self.config.reset_rate) / 1_000_000) as u64;
+        if refill > 0 {
+            self.reset_tokens = (u64::from(self.reset_tokens) + refill).min(u64::from(self.config.reset_burst)) as u32;
+            self.reset_refill_at = now;
+        }
+        if self.reset_tokens == 0 {
+            self.stats.resets_suppressed += 1;
+            return;
+        }
+        self.reset_tokens -= 1;
+        self.stats.resets_sent += 1;
+        let reset = Header {
+            packet_type: PacketType::Reset,
+            connection_id: header.connection_id,
+            timestamp: now.wire(),
+            timestamp_diff: 0,
+            window: 0,
+            seq_nr: SeqNr(self.rng.next_u16()),
+            ack_nr: header.seq_nr,
+        };
+        self.resets.push_back((to, reset));
+    }
+
+    /// Handles expired timers.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        while let Some(&Reverse((at, handle))) = self.timers.peek() {
+            if at > now {
+                break;
+            }
+            self.timers.pop();
+            let Some(conn) = self.connections.get_mut(&handle) else { continue };
+            if conn.scheduled != Some(at) {
+                continue;
+            }
+            conn.scheduled = None;
+            conn.handle_timeout(now, &mut self.events);
+            self.touch(handle);
+        }
+    }
+
+    /// The next time [`Endpoint::handle_timeout`] must be called.
+    pub fn poll_timeout(&mut self) -> Option<Instant> {
+        while let Some(&Reverse((at, handle))) = self.timers.peek() {
+            match self.connections.get(&handle) {
+                Some(conn) if conn.scheduled == Some(at) => return Some(at),
+                _ => {
+                    self.timers.pop();
+                }
+            }
+        }
+        None
+    }
+
+    /// Writes the next datagram to send into `buf` (which must hold the largest configured
+    /// packet size). Connections take turns, one datagram each.
+    pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
+        if let Some((to, header)) = self.resets.pop_front() {
+            if let Ok(len) = encode(&header, &Extensions::default(), &[], buf) {
+                self.stats.sent_by_size[size_bucket(len)] += 1;
+                return Some(Transmit { destination: to, len, dont_fragment: false });
+            }
+        }
+        while let Some(handle) = self.ready.pop_front() {
+            let Some(conn) = self.connections.get_mut(&handle) else { continue };
+            match conn.poll_transmit(now, buf) {
+                Some(written) => {
+                    let destination = conn.remote();
+                    self.ready.push_back(handle);
+                    self.stats.sent_by_size[size_bucket(written.len)] += 1;
+                    let next = conn.next_timeout();
+                    if next != conn.scheduled {
+                        conn.scheduled = next;
+                        if let Some(at) = next {
+                            self.timers.push(Reverse((at, handle)));
+                        }
+                    }
+                    if conn.is_finished() {
+                        self.touch(handle);
+                    }
+                    return Some(Transmit { destination, len: written.len, dont_fragment: written.dont_fragment });
+                }
+                None => {
+                    conn.queued = false;
+                    self.touch_after_idle(handle);
+                }
+            }
+        }
+        None
+    }
+
+    /// A connection with nothing more to send: forget it if finished, else just reschedule.
+    fn touch_after_idle(&mut self, handle: ConnectionHandle) {
+        let Some(conn) = self.connections.get_mut(&handle) else { return };
+        if conn.is_finished() {
+            self.touch(handle);
+            return;
+        }
+        let next = conn.next_timeout();
+        if next != conn.scheduled {
+            conn.scheduled = next;
+            if let Some(at) = next {
+                self.timers.push(Reverse((at, handle)));
+            }
+        }
+    }
+
+    /// The next event, if any.
+    pub fn poll_event(&mut self) -> Option<(ConnectionHandle, Event)> {
+        self.events.pop_front()
+    }
+
+    /// Queues `data` on a connection; returns how much was taken (up to the free send buffer).
+    pub fn write(&mut self, handle: ConnectionHandle, data: &[u8]) -> Result<usize, StreamError> {
+        let n = self.connection_mut(handle)?.write(data)?;
+        self.touch(handle);
+        Ok(n)
+    }
+
+    /// Reads received data. `Ok(0)` means the peer finished and everything was read;
+    /// `Err(WouldBlock)` means nothing is available yet.
+    pub fn read(&mut self, handle: ConnectionHandle, buf: &mut [u8]) -> Result<usize, StreamError> {
+        let result = self.connection_mut(handle)?.read(buf);
+        self.touch(handle);
+        result
+    }
+
+    /// Bytes ready to read on a connection.
+    pub fn readable_len(&self, handle: ConnectionHandle) -> Result<usize, StreamError> {
+        Ok(self.connection(handle)?.readable_len())
+    }
+
+    /// Shuts down the sending side: a FIN follows the data written so far.
+    pub fn shutdown(&mut self, handle: ConnectionHandle) -> Result<(), StreamError> {
+        self.connection_mut(handle)?.shutdown_write();
+        self.touch(handle);
+        Ok(())
+    }
+
+    /// Closes gracefully; `Event::Closed` follows once the FIN is acknowledged (or at once if
+    /// the connection never got established or already failed).
+    pub fn close(&mut self, now: Instant, handle: ConnectionHandle) -> Result<(), StreamError> {
+        let conn = match self.connections.get_mut(&handle) {
+            Some(c) if !c.is_released() => c,
+            _ => return Err(StreamError::UnknownConnection),
+        };
+        conn.close(now, &mut self.events);
+        self.touch(handle);
+        Ok(())
+    }
+
+    /// Aborts: sends a RESET and reports `Event::Closed` at once.
+    pub fn abort(&mut self, now: Instant, handle: ConnectionHandle) -> Result<(), StreamError> {
+        let conn = match self.connections.get_mut(&handle) {
+            Some(c) if !c.is_released() => c,
+            _ => return Err(StreamError::UnknownConnection),
+        };
+        conn.abort(now, &mut self.events);
+        self.touch(handle);
+        Ok(())
+    }
+
+    /// Sets the bytes the application holds outside the engine for this connection (they
+    /// shrink the advertised window), and sends a window update if that opened it.
+    pub fn set_external_buffered(&mut self, handle: ConnectionHandle, bytes: usize) -> Result<(), StreamError> {
+        let conn = self.connection_mut(handle)?;
+        conn.set_external_buffered(bytes);
+        conn.read_drained();
+        self.touch(handle);
+        Ok(())
+    }
+
+    /// The peer's address.
+    pub fn peer_addr(&self, handle: ConnectionHandle) -> Result<SocketAddr, StreamError> {
+        Ok(self.connection(handle)?.remote())
+    }
+
+    /// Connection counters.
+    pub fn connection_stats(&self, handle: ConnectionHandle) -> Result<ConnectionStats, StreamError> {
+        Ok(self.connection(handle)?.stats())
+    }
+
+    /// The connection's state.
+    pub fn state(&self, handle: ConnectionHandle) -> Result<crate::proto::State, StreamError> {
+        Ok(self.connection(handle)?.state())
+    }
+
+    /// Time until the next timer, for callers that sleep.
+    pub fn time_until_timeout(&mut self, now: Instant) -> Option<Duration> {
+        self.poll_timeout().map(|t| t.saturating_duration_since(now))
+    }
+}

@@ -10,6 +10,7 @@ pub mod congestion;
 pub mod connection;
 pub mod endpoint;
 pub mod error;
+pub mod event;
 pub mod packet;
 pub mod reliability;
 pub mod rng;

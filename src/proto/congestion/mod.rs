@@ -1,1 +1,16 @@
-//! placeholder
+//! Congestion control: LEDBAT (RFC 6817) with libutp-compatible delay measurement.
+//!
+//! * [`delay`]: base delay history and current delay filter of one direction.
+//! * [`drift`]: clock drift estimate and the delay penalty libutp derives from it.
+//! * [`ledbat`]: the congestion window.
+
+pub mod delay;
+pub mod drift;
+pub mod ledbat;
+
+pub use delay::DelayHistory;
+pub use drift::ClockDrift;
+pub use ledbat::{Ledbat, LedbatConfig};
+
+#[cfg(test)]
+mod tests;

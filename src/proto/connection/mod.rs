@@ -1,3 +1,486 @@
-//! placeholder
-/// placeholder
-pub enum State {}
+//! One uTP connection: its state machine (BEP 29 handshake, FIN and RESET teardown), the send
+//! and receive paths, and its timers.
+//!
+//! The endpoint owns connections and routes to them; a connection never sees another one. All
+//! methods take the current time when they need it; outputs are polled by the endpoint
+//! (`poll_transmit`, `next_timeout`) or pushed into the endpoint's event queue.
+//!
+//! Sequence-number rules (BEP 29, as libutp): the SYN consumes a sequence number; the SYN-ACK is
+//! an ST_STATE carrying the acceptor's first sequence number without consuming it; ST_STATE
+//! packets carry the next sequence number to be sent; a FIN consumes one.
+
+mod incoming;
+mod outgoing;
+mod timer;
+
+pub use timer::{Timer, TimerTable};
+
+use crate::proto::config::Config;
+use crate::proto::congestion::{Ledbat, LedbatConfig};
+use crate::proto::endpoint::ConnectionHandle;
+use crate::proto::error::{ConnectionError, StreamError};
+use crate::proto::event::Event;
+use crate::proto::packet::HEADER_LEN;
+use crate::proto::reliability::recv_buffer::RecvBuffer;
+use crate::proto::reliability::rtt::RttEstimator;
+use crate::proto::reliability::send_queue::SendQueue;
+use crate::proto::seq::SeqNr;
+use crate::proto::stats::ConnectionStats;
+use crate::proto::time::Instant;
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+
+/// Events produced by connections, queued in the endpoint.
+pub(crate) type EventQueue = VecDeque<(ConnectionHandle, Event)>;
+
+/// Where a connection is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum State {
+    /// Our SYN is out, no answer yet.
+    SynSent,
+    /// Established (either direction may have shut down its sending side).
+    Connected,
+    /// Failed (reset or timed out); waiting for the application to close it.
+    Failed,
+    /// Gone for the application; may linger briefly to acknowledge a retransmitted FIN.
+    Closed,
+}
+
+/// A uTP connection.
+#[derive(Debug)]
+pub struct Connection {
+    handle: ConnectionHandle,
+    remote: SocketAddr,
+    recv_id: u16,
+    send_id: u16,
+    state: State,
+    config: Config,
+    packet_size: usize,
+
+    send: SendQueue,
+    unsent: VecDeque<u8>,
+    recv: RecvBuffer,
+    rtt: RttEstimator,
+    cc: Ledbat,
+    peer_window: usize,
+    timers: TimerTable,
+
+    /// Acceptor: our first sequence number and the peer's SYN sequence number, to resend the
+    /// SYN-ACK identically when the SYN is retransmitted.
+    syn_ack: Option<(SeqNr, SeqNr)>,
+    syn_ack_due: bool,
+    syn_due: bool,
+    reset_due: bool,
+    ack_due: bool,
+    keepalive_due: bool,
+    probe_due: bool,
+    unacked_packets: u16,
+    reply_micro: u32,
+    last_advertised: usize,
+    dup_acks: u32,
+    consecutive_timeouts: u32,
+
+    write_shutdown: bool,
+    fin_sent: bool,
+    fin_acked: bool,
+    eof_reported: bool,
+    closed_by_app: bool,
+    error: Option<ConnectionError>,
+    write_blocked: bool,
+    readable_notified: bool,
+    external_buffered: usize,
+    last_sent_at: Instant,
+    finished: bool,
+
+    /// Set when the endpoint has this connection in its transmit queue.
+    pub(crate) queued: bool,
+    /// The deadline the endpoint's timer heap holds for this connection.
+    pub(crate) scheduled: Option<Instant>,
+    stats: ConnectionStats,
+}
+
+/// Packet payload capacity for a datagram of `packet_size` bytes.
+fn payload_size(packet_size: usize) -> usize {
+    packet_size - HEADER_LEN
+}
+
+impl Connection {
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        handle: ConnectionHandle,
+        remote: SocketAddr,
+        recv_id: u16,
+        send_id: u16,
+        first_seq: SeqNr,
+        ack_nr: SeqNr,
+        state: State,
+        config: &Config,
+        now: Instant,
+    ) -> Self {
+        let packet_size = if remote.is_ipv4() { config.max_packet_size_v4 } else { config.max_packet_size_v6 };
+        let mss = payload_size(packet_size);
+        let cc_config = LedbatConfig {
+            target: config.target_delay,
+            max_cwnd: config.send_buffer.max(packet_size),
+            ..LedbatConfig::default()
+        };
+        Connection {
+            handle,
+            remote,
+            recv_id,
+            send_id,
+            state,
+            config: config.clone(),
+            packet_size,
+            send: SendQueue::new(first_seq, mss),
+            unsent: VecDeque::new(),
+            recv: RecvBuffer::new(config.recv_buffer, mss, ack_nr),
+            rtt: RttEstimator::new(config.initial_rto, config.min_rto, config.max_rto),
+            cc: Ledbat::new(cc_config, mss),
+            // Until the peer tells us, assume it can take a full send buffer (libutp assumes
+            // 255 packets' worth).
+            peer_window: config.send_buffer,
+            timers: TimerTable::default(),
+            syn_ack: None,
+            syn_ack_due: false,
+            syn_due: false,
+            reset_due: false,
+            ack_due: false,
+            keepalive_due: false,
+            probe_due: false,
+            unacked_packets: 0,
+            reply_micro: 0,
+            last_advertised: config.recv_buffer,
+            dup_acks: 0,
+            consecutive_timeouts: 0,
+            write_shutdown: false,
+            fin_sent: false,
+            fin_acked: false,
+            eof_reported: false,
+            closed_by_app: false,
+            error: None,
+            write_blocked: false,
+            readable_notified: false,
+            external_buffered: 0,
+            last_sent_at: now,
+            finished: false,
+            queued: false,
+            scheduled: None,
+            stats: ConnectionStats::default(),
+        }
+    }
+
+    /// An outgoing connection: the SYN goes out on the next poll. `recv_id` is the id we
+    /// receive on (the SYN carries it); we send on `recv_id + 1` (BEP 29, as libutp).
+    pub(crate) fn outgoing(
+        handle: ConnectionHandle,
+        remote: SocketAddr,
+        recv_id: u16,
+        initial_seq: SeqNr,
+        config: &Config,
+        now: Instant,
+    ) -> Self {
+        let mut c = Connection::new(
+            handle,
+            remote,
+            recv_id,
+            recv_id.wrapping_add(1),
+            initial_seq,
+            SeqNr(0),
+            State::SynSent,
+            config,
+            now,
+        );
+        c.syn_due = true;
+        c
+    }
+
+    /// An accepted connection, answering a SYN with connection id `syn_id` and sequence number
+    /// `syn_seq`: we receive on `syn_id + 1` and send on `syn_id` (BEP 29, as libutp). The
+    /// SYN-ACK goes out on the next poll and the connection is usable at once.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn accepted(
+        handle: ConnectionHandle,
+        remote: SocketAddr,
+        syn_id: u16,
+        syn_seq: SeqNr,
+        peer_window: u32,
+        initial_seq: SeqNr,
+        config: &Config,
+        now: Instant,
+        events: &mut EventQueue,
+    ) -> Self {
+        let mut c = Connection::new(
+            handle,
+            remote,
+            syn_id.wrapping_add(1),
+            syn_id,
+            initial_seq,
+            syn_seq,
+            State::Connected,
+            config,
+            now,
+        );
+        c.peer_window = peer_window as usize;
+        c.syn_ack = Some((initial_seq, syn_seq));
+        c.syn_ack_due = true;
+        c.arm_keepalive(now);
+        events.push_back((handle, Event::Connected));
+        c
+    }
+
+    /// The peer's address.
+    pub fn remote(&self) -> SocketAddr {
+        self.remote
+    }
+
+    /// The connection id we receive on.
+    pub fn recv_id(&self) -> u16 {
+        self.recv_id
+    }
+
+    /// The connection id we send on.
+    pub fn send_id(&self) -> u16 {
+        self.send_id
+    }
+
+    /// Current state.
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// True once the application may no longer use the handle (the `Closed` event was queued).
+    pub fn is_released(&self) -> bool {
+        self.state == State::Closed
+    }
+
+    /// True when the endpoint can forget the connection entirely.
+    pub(crate) fn is_finished(&self) -> bool {
+        self.finished && !self.reset_due
+    }
+
+    /// Counters and current estimates.
+    pub fn stats(&self) -> ConnectionStats {
+        let mut s = self.stats;
+        s.cwnd = self.cc.window() as u64;
+        s.rtt = self.rtt.srtt().unwrap_or_default();
+        s.rto = self.rtt.rto();
+        s.queuing_delay = self.cc.queuing_delay().unwrap_or_default();
+        s.mtu = self.packet_size as u32;
+        s
+    }
+
+    /// The earliest time `handle_timeout` should be called.
+    pub(crate) fn next_timeout(&self) -> Option<Instant> {
+        if self.finished {
+            return None;
+        }
+        self.timers.next()
+    }
+
+    /// Bytes the application holds from this connection outside the engine (libutp's
+    /// `UTP_GET_READ_BUFFER_SIZE`); they shrink the window we advertise.
+    pub fn set_external_buffered(&mut self, bytes: usize) {
+        self.external_buffered = bytes;
+    }
+
+    /// Room left in the send buffer.
+    fn send_space(&self) -> usize {
+        self.config.send_buffer.saturating_sub(self.unsent.len() + self.send.buffered_payload())
+    }
+
+    /// Queues `data` for sending; returns how much was taken (up to the free send buffer).
+    pub fn write(&mut self, data: &[u8]) -> Result<usize, StreamError> {
+        if let Some(e) = self.error {
+            return Err(StreamError::Connection(e));
+        }
+        if self.write_shutdown || self.state == State::Closed {
+            return Err(StreamError::WriteClosed);
+        }
+        if data.is_empty() {
+            return Ok(0);
+        }
+        let n = data.len().min(self.send_space());
+        if n < data.len() {
+            self.write_blocked = true;
+        }
+        if n == 0 {
+            return Err(StreamError::WouldBlock);
+        }
+        self.unsent.extend(&data[..n]);
+        Ok(n)
+    }
+
+    /// Copies received in-order bytes into `buf`. `Ok(0)` means the peer finished sending and
+    /// everything has been read.
+    pub fn read(&mut self, buf: &mut [u8]) -> Result<usize, StreamError> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let n = self.recv.read(buf);
+        if n > 0 {
+            self.readable_notified = false;
+            self.maybe_window_update();
+            return Ok(n);
+        }
+        if self.recv.fin_reached() {
+            return Ok(0);
+        }
+        if let Some(e) = self.error {
+            return Err(StreamError::Connection(e));
+        }
+        Err(StreamError::WouldBlock)
+    }
+
+    /// Bytes ready to read.
+    pub fn readable_len(&self) -> usize {
+        self.recv.readable_len()
+    }
+
+    /// Sends an ACK now if the reader freed enough room that the peer should hear about it
+    /// (RFC 9293 section 3.8.6.2.2: an update of at least two packets or half the buffer).
+    fn maybe_window_update(&mut self) {
+        let window = self.advertised_window();
+        let threshold = (2 * payload_size(self.packet_size)).min(self.config.recv_buffer / 2);
+        if window >= self.last_advertised + threshold {
+            self.ack_due = true;
+        }
+    }
+
+    fn advertised_window(&self) -> usize {
+        self.recv.window(self.external_buffered)
+    }
+
+    /// Tells the connection that the application's external buffer shrank (libutp's
+    /// `utp_read_drained`).
+    pub fn read_drained(&mut self) {
+        self.maybe_window_update();
+    }
+
+    /// Shuts down our sending side: a FIN follows the data already written.
+    pub fn shutdown_write(&mut self) {
+        self.write_shutdown = true;
+    }
+
+    /// Closes the connection gracefully: our FIN follows the data already written, incoming
+    /// data is dropped from now on, and `Closed` is reported when the FIN is acknowledged (or
+    /// at once when there is nothing to finish).
+    pub fn close(&mut self, now: Instant, events: &mut EventQueue) {
+        if self.closed_by_app {
+            return;
+        }
+        self.closed_by_app = true;
+        self.write_shutdown = true;
+        self.recv.discard_incoming();
+        match self.state {
+            State::SynSent | State::Failed => self.release(now, events, false),
+            State::Connected => self.check_close(now, events),
+            State::Closed => {}
+        }
+    }
+
+    /// Aborts the connection: a RESET goes to the peer and `Closed` is reported at once.
+    pub fn abort(&mut self, now: Instant, events: &mut EventQueue) {
+        if self.state == State::Closed {
+            return;
+        }
+        self.closed_by_app = true;
+        if self.state != State::SynSent || !self.send.is_empty() {
+            self.reset_due = true;
+        }
+        self.release(now, events, false);
+    }
+
+    /// Reports the end to the application, and stays around for `linger` when `linger` is
+    /// set, to acknowledge retransmissions of the peer's FIN.
+    fn release(&mut self, now: Instant, events: &mut EventQueue, linger: bool) {
+        if self.state == State::Closed {
+            return;
+        }
+        self.state = State::Closed;
+        self.timers.stop_all();
+        self.unsent.clear();
+        events.push_back((self.handle, Event::Closed));
+        if linger {
+            self.timers.set(Timer::Linger, now + self.config.linger);
+        } else {
+            self.finished = true;
+        }
+    }
+
+    /// Fails the connection with `error`, reported once; closes it when the application has
+    /// already asked for that.
+    pub(crate) fn fail(&mut self, now: Instant, error: ConnectionError, events: &mut EventQueue) {
+        if self.error.is_some() || self.state == State::Closed {
+            return;
+        }
+        self.error = Some(error);
+        events.push_back((self.handle, Event::Error(error)));
+        self.state = State::Failed;
+        self.timers.stop_all();
+        self.unsent.clear();
+        if self.closed_by_app {
+            self.release(now, events, false);
+        }
+    }
+
+    /// After a close: once our FIN is acknowledged the connection is released, lingering to
+    /// re-acknowledge the peer's FIN.
+    fn check_close(&mut self, now: Instant, events: &mut EventQueue) {
+        if self.closed_by_app && self.fin_acked && self.state == State::Connected {
+            self.release(now, events, true);
+        }
+    }
+
+    fn arm_keepalive(&mut self, now: Instant) {
+        if let Some(k) = self.config.keepalive {
+            self.timers.set(Timer::Keepalive, now + k);
+        }
+    }
+
+    /// Handles expired timers.
+    pub(crate) fn handle_timeout(&mut self, now: Instant, events: &mut EventQueue) {
+        let due: Vec<Timer> = self.timers.expire(now).collect();
+        for timer in due {
+            match timer {
+                Timer::Retransmit => self.on_retransmit_timeout(now, events),
+                Timer::Ack => self.ack_due = true,
+                Timer::Keepalive => {
+                    if self.state == State::Connected && !self.fin_sent {
+                        self.keepalive_due = true;
+                    }
+                    self.arm_keepalive(now);
+                }
+                Timer::Persist => {
+                    if self.peer_window < self.packet_size && !self.unsent.is_empty() {
+                        self.probe_due = true;
+                    }
+                }
+                Timer::Linger => self.finished = true,
+            }
+        }
+    }
+
+    fn on_retransmit_timeout(&mut self, now: Instant, events: &mut EventQueue) {
+        if self.send.is_empty() {
+            return;
+        }
+        self.consecutive_timeouts += 1;
+        let limit = if self.state == State::SynSent {
+            self.config.max_syn_retransmits
+        } else {
+            self.config.max_retransmits
+        };
+        if self.consecutive_timeouts > limit {
+            let error = ConnectionError::TimedOut;
+            self.fail(now, error, events);
+            return;
+        }
+        self.stats.timeouts += 1;
+        self.rtt.backoff();
+        self.cc.on_timeout(now);
+        self.send.mark_all_lost();
+        self.dup_acks = 0;
+        self.timers.set(Timer::Retransmit, now + self.rtt.rto());
+    }
+}

@@ -1,1 +1,7 @@
-//! placeholder
+//! Reliability: round-trip time and retransmission timeout (RFC 6298), the send queue with
+//! loss detection, the receive and reorder buffer, and the packet buffer pool.
+
+pub mod pool;
+pub mod recv_buffer;
+pub mod rtt;
+pub mod send_queue;

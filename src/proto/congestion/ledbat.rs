@@ -1,0 +1,394 @@
+//! The LEDBAT congestion window, RFC 6817 section 2.4.2, with libutp's gain, slow start and
+//! loss reaction.
+//!
+//! Per ACK the window moves by `max_increase_per_rtt * off_target * window_factor`, where
+//! `off_target = (target - delay) / target` and `window_factor = min(acked, cwnd) /
+//! max(acked, cwnd)`; over one window of ACKs that adds up to at most `max_increase_per_rtt`
+//! (RFC 6817's `GAIN * off_target * bytes_acked * MSS / cwnd` with `GAIN * MSS` replaced by
+//! libutp's per-RTT byte cap). The delay is our direction's filtered queuing delay, capped by
+//! the RTT of the packets just acknowledged and raised by the clock-drift penalty.
+//!
+//! Bounds and deviations, all documented on the items below:
+//! * the window stays within `[min_window, max_window]`;
+//! * a delay-driven decrease takes at most half the window per round (one window of ACKed
+//!   bytes), and a loss reaction counts against that round;
+//! * growth is withheld while the sender is not using the window (RFC 7661 spirit).
+
+use core::time::Duration;
+
+use crate::proto::config::Config;
+use crate::proto::time::Instant;
+
+use super::delay::{wrapping_lt, DelayHistory, NO_SAMPLE};
+use super::drift::ClockDrift;
+
+/// Target queuing delay: 100 ms, the most RFC 6817 section 2.5 allows and libutp's value.
+pub const DEFAULT_TARGET: Duration = Duration::from_millis(100);
+
+/// Largest window increase per RTT, in bytes: 3000, libutp's `MAX_CWND_INCREASE_BYTES_PER_RTT`.
+pub const DEFAULT_MAX_INCREASE_PER_RTT: usize = 3000;
+
+/// Slow start ends when the queuing delay exceeds this fraction of the target: 0.9, as libutp.
+pub const DEFAULT_SLOW_START_EXIT_FRACTION: f64 = 0.9;
+
+/// Initial window in packets: 2, RFC 6817 section 2.5 `INIT_CWND` (libutp starts with 1).
+pub const DEFAULT_INITIAL_WINDOW_PACKETS: usize = 2;
+
+/// Smallest window in packets: 1, the loss window of RFC 5681 section 3.1 that a timeout
+/// falls back to. RFC 6817 section 2.5 suggests `MIN_CWND` = 2; libutp goes down to 10 bytes.
+pub const DEFAULT_MIN_WINDOW_PACKETS: usize = 1;
+
+/// Default window cap: 1 MiB, libutp's default `UTP_SNDBUF`.
+pub const DEFAULT_MAX_CWND: usize = 1024 * 1024;
+
+/// Largest clock-skew correction taken from one drop of the peer's base delay: 10 ms, as
+/// libutp.
+pub const MAX_SKEW_SHIFT_MICROS: u32 = 10_000;
+
+/// A timestamp difference of `0x7FFF_FFFF` also means "no sample" (libutp).
+pub const NO_SAMPLE_ALT: u32 = 0x7FFF_FFFF;
+
+/// Tunables of [`Ledbat`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct LedbatConfig {
+    /// Target queuing delay. Default [`DEFAULT_TARGET`]. Zero is read as the default (libutp
+    /// does the same with non-positive targets).
+    pub target: Duration,
+    /// Largest window in bytes (the send buffer). Default [`DEFAULT_MAX_CWND`]. Read as at
+    /// least 1.
+    pub max_cwnd: usize,
+    /// Smallest window, in packets of the current MSS. Default
+    /// [`DEFAULT_MIN_WINDOW_PACKETS`]. The floor is at least one byte and at most `max_cwnd`.
+    pub min_cwnd_packets: usize,
+    /// Most the window may grow per RTT, in bytes. Default [`DEFAULT_MAX_INCREASE_PER_RTT`].
+    /// Setting it to the MSS gives RFC 6817's `GAIN` = 1.
+    pub max_increase_per_rtt: usize,
+    /// Slow start ends once the queuing delay exceeds this fraction of `target`. Default
+    /// [`DEFAULT_SLOW_START_EXIT_FRACTION`].
+    pub slow_start_exit_fraction: f64,
+    /// Initial window in packets. Default [`DEFAULT_INITIAL_WINDOW_PACKETS`].
+    pub initial_window_packets: usize,
+}
+
+impl Default for LedbatConfig {
+    fn default() -> Self {
+        LedbatConfig {
+            target: DEFAULT_TARGET,
+            max_cwnd: DEFAULT_MAX_CWND,
+            min_cwnd_packets: DEFAULT_MIN_WINDOW_PACKETS,
+            max_increase_per_rtt: DEFAULT_MAX_INCREASE_PER_RTT,
+            slow_start_exit_fraction: DEFAULT_SLOW_START_EXIT_FRACTION,
+            initial_window_packets: DEFAULT_INITIAL_WINDOW_PACKETS,
+        }
+    }
+}
+
+impl From<&Config> for LedbatConfig {
+    /// Target from `target_delay`, cap from `send_buffer`, defaults otherwise.
+    fn from(config: &Config) -> Self {
+        LedbatConfig {
+            target: config.target_delay,
+            max_cwnd: config.send_buffer,
+            ..LedbatConfig::default()
+        }
+    }
+}
+
+/// One round of ACK clocking: the bytes acknowledged since it began and the lowest window a
+/// delay-driven decrease may reach before the next round.
+#[derive(Debug, Clone, Copy)]
+struct Round {
+    /// The window when the round began; the round ends after this many bytes were acked.
+    length: f64,
+    acked: f64,
+    floor: f64,
+}
+
+impl Round {
+    /// A round after which the window may have lost at most half of `window`.
+    fn halving(window: f64) -> Self {
+        Round {
+            length: window,
+            acked: 0.0,
+            floor: window / 2.0,
+        }
+    }
+
+    /// A round in which the window may not decrease at all (it was just cut).
+    fn frozen(window: f64) -> Self {
+        Round {
+            length: window,
+            acked: 0.0,
+            floor: window,
+        }
+    }
+}
+
+/// LEDBAT congestion controller of one connection.
+///
+/// Feed it the delay samples of every received packet ([`on_delay_sample`](Self::on_delay_sample)
+/// and [`on_peer_delay_sample`](Self::on_peer_delay_sample)) before the ACK information of the
+/// same packet ([`on_ack`](Self::on_ack)), and loss or timeout events as they are detected.
+#[derive(Debug, Clone)]
+pub struct Ledbat {
+    config: LedbatConfig,
+    mss: usize,
+    /// Window in bytes; fractional so that small per-ACK changes add up.
+    cwnd: f64,
+    /// `None`: not set yet, which reads as `max_cwnd`.
+    ssthresh: Option<usize>,
+    slow_start: bool,
+    ours: DelayHistory,
+    theirs: DelayHistory,
+    drift: ClockDrift,
+    last_cut: Option<Instant>,
+    round: Round,
+}
+
+impl Ledbat {
+    /// A controller in slow start with the initial window; `mss` is the payload of a full
+    /// packet in bytes (read as at least 1).
+    pub fn new(config: LedbatConfig, mss: usize) -> Self {
+        let mut cc = Ledbat {
+            config,
+            mss: mss.max(1),
+            cwnd: 0.0,
+            ssthresh: None,
+            slow_start: true,
+            ours: DelayHistory::new(),
+            theirs: DelayHistory::new(),
+            drift: ClockDrift::new(),
+            last_cut: None,
+            round: Round::halving(0.0),
+        };
+        let initial = cc.config.initial_window_packets.saturating_mul(cc.mss);
+        cc.cwnd = cc.clamp(initial as f64);
+        cc.round = Round::halving(cc.cwnd);
+        cc
+    }
+
+    /// Upper bound of the window: `max_cwnd`, at least 1 byte.
+    pub fn max_window(&self) -> usize {
+        self.config.max_cwnd.max(1)
+    }
+
+    /// Lower bound of the window: `min_cwnd_packets` packets, at least 1 byte and at most
+    /// [`max_window`](Self::max_window).
+    pub fn min_window(&self) -> usize {
+        let floor = self.config.min_cwnd_packets.saturating_mul(self.mss).max(1);
+        floor.min(self.max_window())
+    }
+
+    fn clamp(&self, window: f64) -> f64 {
+        let (lo, hi) = (self.min_window() as f64, self.max_window() as f64);
+        if window.is_nan() {
+            return lo;
+        }
+        // lo <= hi by construction of min_window, so clamp cannot panic.
+        window.clamp(lo, hi)
+    }
+
+    /// The congestion window in bytes, within `[min_window, max_window]`.
+    pub fn window(&self) -> usize {
+        (self.cwnd as usize).clamp(self.min_window(), self.max_window())
+    }
+
+    /// The payload size of a full packet, as last set.
+    pub fn mss(&self) -> usize {
+        self.mss
+    }
+
+    /// Changes the packet payload size (after MTU discovery); the window keeps its byte count
+    /// but respects the new floor.
+    pub fn set_mss(&mut self, mss: usize) {
+        self.mss = mss.max(1);
+        self.cwnd = self.clamp(self.cwnd);
+    }
+
+    /// Changes the window cap (the send buffer). A lower cap shrinks the window at once.
+    pub fn set_max_cwnd(&mut self, bytes: usize) {
+        self.config.max_cwnd = bytes;
+        self.cwnd = self.clamp(self.cwnd);
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> &LedbatConfig {
+        &self.config
+    }
+
+    fn target_micros(&self) -> f64 {
+        let target = if self.config.target.is_zero() {
+            DEFAULT_TARGET
+        } else {
+            self.config.target
+        };
+        target.as_micros() as f64
+    }
+
+    /// Our direction: the timestamp difference the peer reported in a packet it sent us (its
+    /// receive time minus our send time, low 32 bits). 0 and `0x7FFF_FFFF` mean "no sample"
+    /// and are ignored (libutp).
+    pub fn on_delay_sample(&mut self, now: Instant, sample: u32) {
+        if sample == NO_SAMPLE || sample == NO_SAMPLE_ALT {
+            return;
+        }
+        self.ours.add_sample(now, sample);
+        self.drift.add_sample(now, sample);
+    }
+
+    /// Their direction: our receive time minus the peer's timestamp (low 32 bits), used only to
+    /// compensate for clock skew, as libutp does. When the peer's base delay drops by at most
+    /// [`MAX_SKEW_SHIFT_MICROS`], our clock gains on theirs by that much, which would inflate
+    /// our direction's delay: our base is shifted up by the same amount. Larger drops are
+    /// taken as real route changes. 0 means "no sample" and is ignored.
+    pub fn on_peer_delay_sample(&mut self, now: Instant, sample: u32) {
+        let before = self.theirs.base();
+        self.theirs.add_sample(now, sample);
+        if let (Some(old), Some(new)) = (before, self.theirs.base()) {
+            if wrapping_lt(new, old) {
+                let drop = old.wrapping_sub(new);
+                if drop <= MAX_SKEW_SHIFT_MICROS {
+                    self.ours.shift_base(drop);
+                }
+            }
+        }
+    }
+
+    /// Our direction's filtered queuing delay (minimum of the last 3 samples above the base
+    /// delay), before the RTT cap and drift penalty that [`on_ack`](Self::on_ack) applies.
+    /// `None` before the first sample.
+    pub fn queuing_delay(&self) -> Option<Duration> {
+        self.ours.current_delay()
+    }
+
+    /// The smoothed clock drift of our direction, µs per 5 s (see [`ClockDrift`]).
+    pub fn clock_drift(&self) -> i64 {
+        self.drift.drift()
+    }
+
+    /// The delay penalty the clock drift currently earns (zero unless the drift is below
+    /// -200 000 µs per 5 s).
+    pub fn drift_penalty(&self) -> Duration {
+        self.drift.penalty()
+    }
+
+    /// The delay the window reacts to: the filtered queuing delay (0 before any sample), at
+    /// most `rtt` when known (a one-way queuing delay cannot exceed the round trip), plus the
+    /// drift penalty.
+    fn control_delay(&self, rtt: Option<Duration>) -> Duration {
+        let measured = self.ours.current_delay().unwrap_or(Duration::ZERO);
+        let capped = rtt.map_or(measured, |r| measured.min(r));
+        capped.saturating_add(self.drift.penalty())
+    }
+
+    /// An ACK newly acknowledged `bytes_acked` bytes. `flight_before` is the number of bytes in
+    /// flight before this ACK (including the ones it acknowledges); `rtt` is the smallest RTT
+    /// among the acknowledged packets that were sent only once, if any.
+    ///
+    /// Growth (slow start or a positive LEDBAT gain) only happens while the sender uses the
+    /// window: `2 * flight_before >= window`. That is RFC 7661's "validated" threshold (pipe
+    /// at least half the window), judged per ACK; libutp instead checks whether the window was
+    /// full in the last second. Decreases apply regardless.
+    pub fn on_ack(
+        &mut self,
+        _now: Instant,
+        bytes_acked: usize,
+        flight_before: usize,
+        rtt: Option<Duration>,
+    ) {
+        if bytes_acked == 0 {
+            return;
+        }
+        if self.round.acked >= self.round.length {
+            self.round = Round::halving(self.cwnd);
+        }
+        let acked = bytes_acked as f64;
+        self.round.acked += acked;
+
+        let cwnd = self.cwnd;
+        let target = self.target_micros();
+        let delay = self.control_delay(rtt).as_micros() as f64;
+        let using_window = flight_before.saturating_mul(2) >= self.window();
+
+        // RFC 6817 section 2.4.2 with libutp's scaling.
+        let off_target = (target - delay) / target;
+        let window_factor = acked.min(cwnd) / acked.max(cwnd);
+        let mut gain = self.config.max_increase_per_rtt as f64 * window_factor * off_target;
+        if gain > 0.0 && !using_window {
+            gain = 0.0;
+        }
+        // The floor bounds a decrease; it never lifts a window that is already below it.
+        let ledbat = (cwnd + gain).max(self.round.floor.min(cwnd));
+
+        let next = if !self.slow_start {
+            ledbat
+        } else if delay > self.config.slow_start_exit_fraction * target {
+            self.slow_start = false;
+            self.ssthresh = Some(self.window());
+            ledbat
+        } else {
+            let grown = if using_window {
+                cwnd + acked.min(cwnd)
+            } else {
+                cwnd
+            };
+            let ssthresh = self.ssthresh() as f64;
+            if grown > ssthresh {
+                self.slow_start = false;
+                ledbat.max(ssthresh.min(grown))
+            } else {
+                ledbat.max(grown)
+            }
+        };
+        self.cwnd = self.clamp(next);
+    }
+
+    /// A loss was detected (selective or duplicate ACKs). Halves the window, at most once per
+    /// `srtt` (a burst of losses is one congestion event), leaves slow start and sets ssthresh
+    /// to the new window, as libutp. RFC 6817 section 2.4.2 asks for TCP's reaction to loss.
+    /// The halving uses up the current round's decrease allowance.
+    pub fn on_loss(&mut self, now: Instant, srtt: Duration) {
+        if let Some(last) = self.last_cut {
+            if now.saturating_duration_since(last) < srtt {
+                return;
+            }
+        }
+        self.last_cut = Some(now);
+        self.cwnd = self.clamp(self.cwnd / 2.0);
+        self.ssthresh = Some(self.window());
+        self.slow_start = false;
+        self.round = Round::frozen(self.cwnd);
+    }
+
+    /// The retransmission timer fired: the window falls to [`min_window`](Self::min_window)
+    /// (one packet by default) and slow start begins again with ssthresh at half the old
+    /// window (RFC 5681 section 3.1). Losses reported within the next `srtt` (see
+    /// [`on_loss`](Self::on_loss)) do not cut again.
+    pub fn on_timeout(&mut self, now: Instant) {
+        let old = self.window();
+        self.ssthresh = Some((old / 2).max(self.min_window()));
+        self.cwnd = self.clamp(self.min_window() as f64);
+        self.slow_start = true;
+        self.last_cut = Some(now);
+        self.round = Round::frozen(self.cwnd);
+    }
+
+    /// Whether the controller is in slow start.
+    pub fn in_slow_start(&self) -> bool {
+        self.slow_start
+    }
+
+    /// The slow start threshold in bytes; `max_window` until a loss, timeout or delay exit set
+    /// it.
+    pub fn ssthresh(&self) -> usize {
+        self.ssthresh.unwrap_or_else(|| self.max_window())
+    }
+
+    /// Forgets all delay measurements (both directions and the drift), e.g. after the peer's
+    /// address changed. The window is kept.
+    pub fn clear_delay_history(&mut self) {
+        self.ours.clear();
+        self.theirs.clear();
+        self.drift.clear();
+    }
+}

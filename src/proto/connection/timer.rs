@@ -1,0 +1,84 @@
+//! The timers of one connection, in a table indexed by [`Timer`] (the layout quinn-proto uses).
+
+use crate::proto::time::Instant;
+
+/// A connection timer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Timer {
+    /// Retransmission timeout (RFC 6298), also SYN retransmission.
+    Retransmit = 0,
+    /// Delayed ACK (RFC 1122 section 4.2.3.2).
+    Ack = 1,
+    /// Keepalive after idle sending (libutp: 29 s).
+    Keepalive = 2,
+    /// Zero-window probe (RFC 9293 section 3.8.6.1 persist timer).
+    Persist = 3,
+    /// End of lingering after close, to re-ACK a retransmitted FIN.
+    Linger = 4,
+}
+
+const COUNT: usize = 5;
+const ALL: [Timer; COUNT] = [Timer::Retransmit, Timer::Ack, Timer::Keepalive, Timer::Persist, Timer::Linger];
+
+/// Deadlines of every timer of a connection.
+#[derive(Debug, Default, Clone)]
+pub struct TimerTable {
+    deadlines: [Option<Instant>; COUNT],
+}
+
+impl TimerTable {
+    /// Arms `timer` for `at`, replacing any earlier deadline.
+    pub fn set(&mut self, timer: Timer, at: Instant) {
+        self.deadlines[timer as usize] = Some(at);
+    }
+
+    /// Disarms `timer`.
+    pub fn stop(&mut self, timer: Timer) {
+        self.deadlines[timer as usize] = None;
+    }
+
+    /// The deadline of `timer`, if armed.
+    pub fn get(&self, timer: Timer) -> Option<Instant> {
+        self.deadlines[timer as usize]
+    }
+
+    /// Disarms everything.
+    pub fn stop_all(&mut self) {
+        self.deadlines = [None; COUNT];
+    }
+
+    /// The earliest armed deadline.
+    pub fn next(&self) -> Option<Instant> {
+        self.deadlines.iter().flatten().min().copied()
+    }
+
+    /// Disarms and returns the timers due at `now`, earliest table order first.
+    pub fn expire(&mut self, now: Instant) -> impl Iterator<Item = Timer> {
+        let mut due = [None; COUNT];
+        for timer in ALL {
+            if self.deadlines[timer as usize].is_some_and(|t| t <= now) {
+                self.deadlines[timer as usize] = None;
+                due[timer as usize] = Some(timer);
+            }
+        }
+        due.into_iter().flatten()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expire_returns_only_due_timers_and_disarms_them() {
+        let mut t = TimerTable::default();
+        t.set(Timer::Ack, Instant::from_micros(10));
+        t.set(Timer::Retransmit, Instant::from_micros(30));
+        assert_eq!(t.next(), Some(Instant::from_micros(10)));
+        let due: Vec<_> = t.expire(Instant::from_micros(20)).collect();
+        assert_eq!(due, vec![Timer::Ack]);
+        assert_eq!(t.next(), Some(Instant::from_micros(30)));
+        t.stop_all();
+        assert_eq!(t.next(), None);
+    }
+}

@@ -1,0 +1,355 @@
+//! The receive side of a connection: in-order bytes waiting for the reader, and packets that
+//! arrived ahead of a gap (the reorder buffer), plus the peer's FIN position.
+//!
+//! Invariants:
+//! * `ack_nr` is the last sequence number received in order (BEP 29 `ack_nr`).
+//! * Slot `i` of the reorder ring holds sequence number `ack_nr + 2 + i` (slot for `ack_nr + 1`
+//!   is never needed: that packet is in order by definition). This is also the selective-ACK bit
+//!   layout of BEP 29, so a SACK mask is the slot occupancy.
+//! * Bytes held (`readable` plus reorder payloads) stay within the capacity plus one packet of
+//!   slack: one packet past a full buffer is accepted so that a zero-window probe is not lost
+//!   for want of a few bytes.
+
+use crate::proto::seq::SeqNr;
+use std::collections::VecDeque;
+
+use super::pool::BufferPool;
+
+/// Largest number of reorder slots, whatever the buffer size: keeps every distance far below
+/// half the 16-bit sequence space (BEP 29 sequence numbers wrap at 2^16).
+pub const MAX_REORDER_SLOTS: usize = 0x3FFF;
+
+/// What happened to an inserted packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Inserted {
+    /// It was the next expected packet; `advanced` packets (it and any buffered ones after it)
+    /// became in-order.
+    InOrder {
+        /// Number of sequence numbers `ack_nr` advanced by.
+        advanced: u16,
+    },
+    /// Stored ahead of a gap.
+    OutOfOrder,
+    /// Already received (before `ack_nr`, or already in the reorder buffer).
+    Duplicate,
+    /// Not stored: too far ahead, past the peer's FIN, or no room in the buffer.
+    Dropped,
+}
+
+/// Receive buffer and reorder buffer of one connection.
+#[derive(Debug)]
+pub struct RecvBuffer {
+    capacity: usize,
+    slack: usize,
+    max_slots: usize,
+    ack_nr: SeqNr,
+    readable: VecDeque<u8>,
+    reorder: VecDeque<Option<Slot>>,
+    reorder_bytes: usize,
+    eof: Option<SeqNr>,
+    discard: bool,
+    pool: BufferPool,
+}
+
+#[derive(Debug)]
+struct Slot {
+    data: Vec<u8>,
+}
+
+impl RecvBuffer {
+    /// A buffer of `capacity` bytes whose last in-order packet is `ack_nr`; `packet_payload` is
+    /// the largest payload a packet can carry (the overshoot allowance).
+    pub fn new(capacity: usize, packet_payload: usize, ack_nr: SeqNr) -> Self {
+        let max_slots = (capacity / 64 + 64).min(MAX_REORDER_SLOTS);
+        RecvBuffer {
+            capacity,
+            slack: packet_payload,
+            max_slots,
+            ack_nr,
+            readable: VecDeque::new(),
+            reorder: VecDeque::new(),
+            reorder_bytes: 0,
+            eof: None,
+            discard: false,
+            pool: BufferPool::new(packet_payload),
+        }
+    }
+
+    /// The last sequence number received in order.
+    pub fn ack_nr(&self) -> SeqNr {
+        self.ack_nr
+    }
+
+    /// Resets the in-order point (the initiator learns the peer's first number from the SYN-ACK).
+    pub fn set_ack_nr(&mut self, ack_nr: SeqNr) {
+        debug_assert!(self.reorder.is_empty());
+        self.ack_nr = ack_nr;
+    }
+
+    /// Bytes buffered, in order and out of order.
+    pub fn buffered(&self) -> usize {
+        self.readable.len() + self.reorder_bytes
+    }
+
+    /// Bytes ready for the reader.
+    pub fn readable_len(&self) -> usize {
+        self.readable.len()
+    }
+
+    /// Free space to advertise as our receive window, after `external` bytes the application
+    /// holds elsewhere (libutp's `UTP_GET_READ_BUFFER_SIZE`).
+    pub fn window(&self, external: usize) -> usize {
+        self.capacity.saturating_sub(self.buffered().saturating_add(external))
+    }
+
+    /// True when the peer's FIN has been received and every packet before it too.
+    pub fn fin_reached(&self) -> bool {
+        self.eof == Some(self.ack_nr)
+    }
+
+    /// The peer's FIN sequence number, once seen.
+    pub fn eof(&self) -> Option<SeqNr> {
+        self.eof
+    }
+
+    /// True when out-of-order packets are held (the next ACK should carry a SACK).
+    pub fn has_gaps(&self) -> bool {
+        !self.reorder.is_empty()
+    }
+
+    /// Stop keeping payload for the reader (read side shut down): later data is acknowledged
+    /// and dropped.
+    pub fn discard_incoming(&mut self) {
+        self.discard = true;
+        self.readable.clear();
+    }
+
+    /// Takes in packet `seq` carrying `payload`; `fin` marks the peer's FIN (no payload).
+    pub fn insert(&mut self, seq: SeqNr, payload: &[u8], fin: bool) -> Inserted {
+        if seq.distance_from(self.ack_nr) == 0 || seq.precedes(self.ack_nr) {
+            return Inserted::Duplicate;
+        }
+        if let Some(eof) = self.eof {
+            if seq.follows(eof) || (fin && seq != eof) {
+                return Inserted::Dropped;
+            }
+        }
+        let ahead = usize::from(seq.distance_from(self.ack_nr)) - 1;
+        if ahead >= self.max_slots {
+            return Inserted::Dropped;
+        }
+        let stored_len = if self.discard { 0 } else { payload.len() };
+        if stored_len > 0 && self.buffered() + stored_len > self.capacity + self.slack {
+            return Inserted::Dropped;
+        }
+        if fin {
+            self.eof = Some(seq);
+            // Packets stored beyond the FIN can never be delivered (nor acknowledged).
+            self.truncate_reorder(ahead.saturating_sub(1));
+        }
+        if ahead == 0 {
+            self.ack_nr = seq;
+            self.readable.extend(&payload[..stored_len]);
+            let mut advanced = 1u16;
+            if !self.reorder.is_empty() {
+                // Slot 0 was ack_nr + 2 before this packet; now it is the new ack_nr + 1.
+                advanced += self.drain_in_order();
+            }
+            return Inserted::InOrder { advanced };
+        }
+        let index = ahead - 1;
+        if self.reorder.len() <= index {
+            self.reorder.resize_with(index + 1, || None);
+        }
+        if self.reorder[index].is_some() {
+            return Inserted::Duplicate;
+        }
+        let mut data = self.pool.take();
+        data.extend_from_slice(&payload[..stored_len]);
+        self.reorder_bytes += data.len();
+        self.reorder[index] = Some(Slot { data });
+        Inserted::OutOfOrder
+    }
+
+    /// Drops reorder slots from index `len` on.
+    fn truncate_reorder(&mut self, len: usize) {
+        while self.reorder.len() > len {
+            if let Some(Some(slot)) = self.reorder.pop_back() {
+                self.reorder_bytes -= slot.data.len();
+                self.pool.give(slot.data);
+            }
+        }
+    }
+
+    /// After `ack_nr` moved by one, moves the packets that are now in order to `readable`.
+    fn drain_in_order(&mut self) -> u16 {
+        // The front slot corresponds to ack_nr + 1 now.
+        let mut advanced = 0;
+        while let Some(front) = self.reorder.front() {
+            if front.is_none() {
+                // The gap slot for the new ack_nr + 1 is still empty: drop it so that slot 0
+                // again means ack_nr + 2.
+                self.reorder.pop_front();
+                break;
+            }
+            if let Some(Some(slot)) = self.reorder.pop_front() {
+                self.reorder_bytes -= slot.data.len();
+                self.readable.extend(&slot.data);
+                self.pool.give(slot.data);
+                self.ack_nr = self.ack_nr.next();
+                advanced += 1;
+            }
+        }
+        // Trailing empty slots are never needed.
+        while matches!(self.reorder.back(), Some(None)) {
+            self.reorder.pop_back();
+        }
+        advanced
+    }
+
+    /// Copies readable bytes into `buf`, returning how many.
+    pub fn read(&mut self, buf: &mut [u8]) -> usize {
+        let n = buf.len().min(self.readable.len());
+        let (a, b) = self.readable.as_slices();
+        let from_a = n.min(a.len());
+        buf[..from_a].copy_from_slice(&a[..from_a]);
+        buf[from_a..n].copy_from_slice(&b[..n - from_a]);
+        self.readable.drain(..n);
+        n
+    }
+
+    /// Writes the selective-ACK mask (BEP 29: bit i = packet `ack_nr + 2 + i` received) into
+    /// `out`, at most `out.len()` bytes rounded down to a multiple of 4. Returns the mask length
+    /// (0 when there is nothing out of order).
+    pub fn write_sack(&self, out: &mut [u8]) -> usize {
+        let limit_bits = (out.len() / 4) * 32;
+        let bits = self.reorder.len().min(limit_bits);
+        if bits == 0 {
+            return 0;
+        }
+        let len = bits.div_ceil(32) * 4;
+        out[..len].fill(0);
+        for (i, slot) in self.reorder.iter().take(bits).enumerate() {
+            if slot.is_some() {
+                out[i / 8] |= 1 << (i % 8);
+            }
+        }
+        len
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn buf() -> RecvBuffer {
+        RecvBuffer::new(10_000, 1000, SeqNr(100))
+    }
+
+    #[test]
+    fn in_order_then_gap_then_fill() {
+        let mut b = buf();
+        assert_eq!(b.insert(SeqNr(101), b"ab", false), Inserted::InOrder { advanced: 1 });
+        assert_eq!(b.insert(SeqNr(103), b"d", false), Inserted::OutOfOrder);
+        assert_eq!(b.insert(SeqNr(104), b"e", false), Inserted::OutOfOrder);
+        assert!(b.has_gaps());
+        let mut mask = [0u8; 8];
+        assert_eq!(b.write_sack(&mut mask), 4);
+        // ack_nr = 101: bit 0 = 103, bit 1 = 104.
+        assert_eq!(mask[0], 0b11);
+        assert_eq!(b.insert(SeqNr(102), b"c", false), Inserted::InOrder { advanced: 3 });
+        assert_eq!(b.ack_nr(), SeqNr(104));
+        assert!(!b.has_gaps());
+        let mut out = [0u8; 3];
+        assert_eq!(b.read(&mut out), 3);
+        assert_eq!(&out, b"abc");
+        assert_eq!(b.read(&mut out), 2);
+        assert_eq!(&out[..2], b"de");
+    }
+
+    #[test]
+    fn fin_drops_packets_stored_beyond_it() {
+        let mut b = buf();
+        assert_eq!(b.insert(SeqNr(104), b"zz", false), Inserted::OutOfOrder);
+        assert_eq!(b.insert(SeqNr(102), b"", true), Inserted::OutOfOrder);
+        assert_eq!(b.buffered(), 0);
+        assert_eq!(b.insert(SeqNr(101), b"a", false), Inserted::InOrder { advanced: 2 });
+        assert!(b.fin_reached());
+        assert_eq!(b.ack_nr(), SeqNr(102));
+    }
+
+    #[test]
+    fn duplicates_and_far_packets() {
+        let mut b = buf();
+        assert_eq!(b.insert(SeqNr(100), b"x", false), Inserted::Duplicate);
+        assert_eq!(b.insert(SeqNr(90), b"x", false), Inserted::Duplicate);
+        assert_eq!(b.insert(SeqNr(105), b"x", false), Inserted::OutOfOrder);
+        assert_eq!(b.insert(SeqNr(105), b"x", false), Inserted::Duplicate);
+        assert_eq!(b.insert(SeqNr(100 + 5000), b"x", false), Inserted::Dropped);
+    }
+
+    #[test]
+    fn fin_out_of_order_is_reached_after_the_data() {
+        let mut b = buf();
+        assert_eq!(b.insert(SeqNr(103), b"", true), Inserted::OutOfOrder);
+        assert!(!b.fin_reached());
+        assert_eq!(b.insert(SeqNr(104), b"late", false), Inserted::Dropped);
+        b.insert(SeqNr(101), b"a", false);
+        assert!(!b.fin_reached());
+        assert_eq!(b.insert(SeqNr(102), b"b", false), Inserted::InOrder { advanced: 2 });
+        assert!(b.fin_reached());
+        assert_eq!(b.readable_len(), 2);
+    }
+
+    #[test]
+    fn window_shrinks_and_a_full_buffer_drops() {
+        let mut b = RecvBuffer::new(2000, 1000, SeqNr(0));
+        assert_eq!(b.window(0), 2000);
+        b.insert(SeqNr(1), &[0; 1000], false);
+        b.insert(SeqNr(2), &[0; 1000], false);
+        assert_eq!(b.window(0), 0);
+        // One packet of slack is accepted, then nothing.
+        assert_eq!(b.insert(SeqNr(3), &[0; 1000], false), Inserted::InOrder { advanced: 1 });
+        assert_eq!(b.insert(SeqNr(4), &[0; 1], false), Inserted::Dropped);
+        // Empty packets always fit.
+        assert_eq!(b.insert(SeqNr(4), &[], false), Inserted::InOrder { advanced: 1 });
+        let mut sink = [0u8; 4096];
+        assert_eq!(b.read(&mut sink), 3000);
+        assert_eq!(b.window(500), 1500);
+    }
+
+    #[test]
+    fn sequence_wrap() {
+        let mut b = RecvBuffer::new(10_000, 1000, SeqNr(0xFFFE));
+        assert_eq!(b.insert(SeqNr(0), b"b", false), Inserted::OutOfOrder);
+        assert_eq!(b.insert(SeqNr(0xFFFF), b"a", false), Inserted::InOrder { advanced: 2 });
+        assert_eq!(b.ack_nr(), SeqNr(0));
+        let mut out = [0u8; 2];
+        assert_eq!(b.read(&mut out), 2);
+        assert_eq!(&out, b"ab");
+    }
+
+    #[test]
+    fn sack_covers_more_than_32_packets() {
+        let mut b = buf();
+        for i in 0..100u16 {
+            b.insert(SeqNr(102 + i * 2), b"x", false);
+        }
+        let mut mask = [0u8; 64];
+        let len = b.write_sack(&mut mask);
+        assert_eq!(len, 28); // 198 bits rounded up to 224
+        for i in 0..198usize {
+            let set = mask[i / 8] & (1 << (i % 8)) != 0;
+            assert_eq!(set, i % 2 == 0, "bit {i}");
+        }
+    }
+
+    #[test]
+    fn discard_acknowledges_without_keeping() {
+        let mut b = buf();
+        b.discard_incoming();
+        assert_eq!(b.insert(SeqNr(101), b"abc", false), Inserted::InOrder { advanced: 1 });
+        assert_eq!(b.readable_len(), 0);
+        assert_eq!(b.window(0), 10_000);
+    }
+}

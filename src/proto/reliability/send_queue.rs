@@ -1,0 +1,438 @@
+//! Packets sent and not yet acknowledged, in sequence order, with what the ACKs and selective
+//! ACKs of BEP 29 tell about each, and the loss detection that decides what to resend.
+//!
+//! Loss detection is by transmission order (the idea of RFC 8985 RACK, with RFC 6675's
+//! DupThresh of 3 as the reordering allowance): every transmission gets a serial number, and
+//! a packet still unacknowledged is lost once a packet transmitted at least three transmissions
+//! after it has been delivered. Because a retransmission gets a fresh serial number, a lost
+//! retransmission is detected the same way, without waiting for a timeout.
+//!
+//! Invariants: `packets[i].seq == base + i`; `in_flight` is the wire size of every packet that is
+//! neither acknowledged, selectively acknowledged, nor marked lost.
+
+use crate::proto::seq::SeqNr;
+use crate::proto::time::Instant;
+use core::time::Duration;
+use std::collections::VecDeque;
+
+use super::pool::BufferPool;
+
+/// Transmissions after a packet that must be delivered before it counts as lost (RFC 6675
+/// section 2, DupThresh = 3).
+pub const DUP_THRESH: u64 = 3;
+
+/// Bytes of header counted with every packet in flight (BEP 29 header).
+const HEADER_BYTES: usize = 20;
+
+/// What a sent packet was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// The connection request.
+    Syn,
+    /// Payload (possibly empty).
+    Data,
+    /// End of our stream.
+    Fin,
+}
+
+/// One sent, unacknowledged packet.
+#[derive(Debug)]
+pub struct SentPacket {
+    /// Its sequence number.
+    pub seq: SeqNr,
+    /// What it is.
+    pub kind: Kind,
+    /// Its payload, kept for retransmission.
+    pub payload: Vec<u8>,
+    /// How often it was sent.
+    pub transmissions: u32,
+    /// When it was last sent.
+    pub last_sent: Instant,
+    /// Serial number of its last transmission.
+    pub tx_order: u64,
+    /// The peer reported it in a selective ACK.
+    pub sacked: bool,
+    /// Judged lost and waiting to be resent.
+    pub lost: bool,
+}
+
+impl SentPacket {
+    /// Bytes it occupies in the congestion window.
+    pub fn size(&self) -> usize {
+        self.payload.len() + HEADER_BYTES
+    }
+}
+
+/// What an acknowledgement did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct AckOutcome {
+    /// Window bytes newly acknowledged (cumulatively or selectively).
+    pub bytes: usize,
+    /// Packets newly acknowledged cumulatively.
+    pub packets: usize,
+    /// Smallest round-trip sample among newly acknowledged packets that were sent once (Karn).
+    pub rtt: Option<Duration>,
+    /// The SYN was acknowledged.
+    pub syn_acked: bool,
+    /// Our FIN was acknowledged.
+    pub fin_acked: bool,
+}
+
+/// The send queue of one connection.
+#[derive(Debug)]
+pub struct SendQueue {
+    packets: VecDeque<SentPacket>,
+    base: SeqNr,
+    next_seq: SeqNr,
+    in_flight: usize,
+    payload_bytes: usize,
+    lost: usize,
+    tx_counter: u64,
+    delivered_max_tx: u64,
+    pool: BufferPool,
+}
+
+impl SendQueue {
+    /// An empty queue whose first packet will carry `first_seq`.
+    pub fn new(first_seq: SeqNr, payload_capacity: usize) -> Self {
+        SendQueue {
+            packets: VecDeque::new(),
+            base: first_seq,
+            next_seq: first_seq,
+            in_flight: 0,
+            payload_bytes: 0,
+            lost: 0,
+            tx_counter: 0,
+            delivered_max_tx: 0,
+            pool: BufferPool::new(payload_capacity),
+        }
+    }
+
+    /// Sequence number the next new packet gets.
+    pub fn next_seq(&self) -> SeqNr {
+        self.next_seq
+    }
+
+    /// Oldest unacknowledged sequence number (equals `next_seq` when nothing is outstanding).
+    pub fn base(&self) -> SeqNr {
+        self.base
+    }
+
+    /// Packets outstanding.
+    pub fn len(&self) -> usize {
+        self.packets.len()
+    }
+
+    /// True when nothing is outstanding.
+    pub fn is_empty(&self) -> bool {
+        self.packets.is_empty()
+    }
+
+    /// Window bytes in flight: outstanding, not selectively acknowledged, not judged lost.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight
+    }
+
+    /// Packets judged lost and not yet resent.
+    pub fn lost_count(&self) -> usize {
+        self.lost
+    }
+
+    /// Payload bytes held for possible retransmission.
+    pub fn buffered_payload(&self) -> usize {
+        self.payload_bytes
+    }
+
+    /// An empty payload buffer from the pool, to fill and pass to [`SendQueue::push`].
+    pub fn take_buffer(&mut self) -> Vec<u8> {
+        self.pool.take()
+    }
+
+    /// Changes the payload capacity of pooled buffers (the packet size changed).
+    pub fn set_payload_capacity(&mut self, capacity: usize) {
+        self.pool.set_buffer_capacity(capacity);
+    }
+
+    /// Records a new packet sent now, returning it (its sequence number is `next_seq`).
+    pub fn push(&mut self, now: Instant, kind: Kind, payload: Vec<u8>) -> &SentPacket {
+        self.tx_counter += 1;
+        let packet = SentPacket {
+            seq: self.next_seq,
+            kind,
+            payload,
+            transmissions: 1,
+            last_sent: now,
+            tx_order: self.tx_counter,
+            sacked: false,
+            lost: false,
+        };
+        self.in_flight += packet.size();
+        self.payload_bytes += packet.payload.len();
+        self.next_seq = self.next_seq.next();
+        self.packets.push_back(packet);
+        let last = self.packets.len() - 1;
+        &self.packets[last]
+    }
+
+    /// The oldest packet judged lost, if any.
+    pub fn first_lost(&self) -> Option<SeqNr> {
+        if self.lost == 0 {
+            return None;
+        }
+        self.packets.iter().find(|p| p.lost).map(|p| p.seq)
+    }
+
+    /// The packet with sequence number `seq`, if outstanding.
+    pub fn get(&self, seq: SeqNr) -> Option<&SentPacket> {
+        let i = usize::from(seq.distance_from(self.base));
+        self.packets.get(i)
+    }
+
+    /// The oldest outstanding packet.
+    pub fn front(&self) -> Option<&SentPacket> {
+        self.packets.front()
+    }
+
+    /// Records a retransmission of `seq` now, returning the packet.
+    pub fn retransmit(&mut self, now: Instant, seq: SeqNr) -> Option<&SentPacket> {
+        let i = usize::from(seq.distance_from(self.base));
+        let p = self.packets.get_mut(i)?;
+        self.tx_counter += 1;
+        if p.lost {
+            p.lost = false;
+            self.lost -= 1;
+            self.in_flight += p.size();
+        } else if p.sacked {
+            return None;
+        }
+        p.transmissions += 1;
+        p.last_sent = now;
+        p.tx_order = self.tx_counter;
+        Some(p)
+    }
+
+    /// True when `ack_nr` acknowledges nothing we have not sent: it lies in
+    /// `[base - 1, next_seq - 1]` or just below (old ACKs reordered in the network).
+    pub fn ack_is_plausible(&self, ack_nr: SeqNr) -> bool {
+        !ack_nr.follows(self.next_seq.prev())
+    }
+
+    /// Applies a cumulative ACK of every packet up to and including `ack_nr`.
+    pub fn ack_cumulative(&mut self, now: Instant, ack_nr: SeqNr) -> AckOutcome {
+        let mut out = AckOutcome::default();
+        while let Some(front) = self.packets.front() {
+            if !(front.seq == ack_nr || front.seq.precedes(ack_nr)) {
+                break;
+            }
+            let Some(p) = self.packets.pop_front() else { break };
+            self.base = self.base.next();
+            self.payload_bytes -= p.payload.len();
+            if p.lost {
+                self.lost -= 1;
+            } else if !p.sacked {
+                self.in_flight -= p.size();
+            }
+            if !p.sacked {
+                out.bytes += p.size();
+            }
+            self.note_delivered(now, &p, &mut out);
+            out.packets += 1;
+            match p.kind {
+                Kind::Syn => out.syn_acked = true,
+                Kind::Fin => out.fin_acked = true,
+                Kind::Data => {}
+            }
+            self.pool.give(p.payload);
+        }
+        out
+    }
+
+    /// Applies a selective ACK: `is_set(i)` says packet `ack_nr + 2 + i` arrived.
+    pub fn ack_selective(
+        &mut self,
+        now: Instant,
+        ack_nr: SeqNr,
+        bits: usize,
+        is_set: impl Fn(usize) -> bool,
+    ) -> AckOutcome {
+        let mut out = AckOutcome::default();
+        let first = ack_nr.add(2);
+        for i in 0..bits {
+            if !is_set(i) {
+                continue;
+            }
+            let seq = first.add(i as u16);
+            if !seq.precedes(self.next_seq) || seq.precedes(self.base) {
+                continue;
+            }
+            let idx = usize::from(seq.distance_from(self.base));
+            let Some(p) = self.packets.get_mut(idx) else { continue };
+            if p.sacked {
+                continue;
+            }
+            p.sacked = true;
+            if p.lost {
+                p.lost = false;
+                self.lost -= 1;
+            } else {
+                self.in_flight -= p.size();
+            }
+            out.bytes += p.size();
+            let (tx, sent, once) = (p.tx_order, p.last_sent, p.transmissions == 1);
+            self.delivered_max_tx = self.delivered_max_tx.max(tx);
+            if once {
+                let sample = now.saturating_duration_since(sent);
+                out.rtt = Some(out.rtt.map_or(sample, |r: Duration| r.min(sample)));
+            }
+        }
+        out
+    }
+
+    fn note_delivered(&mut self, now: Instant, p: &SentPacket, out: &mut AckOutcome) {
+        if p.sacked {
+            return;
+        }
+        self.delivered_max_tx = self.delivered_max_tx.max(p.tx_order);
+        if p.transmissions == 1 {
+            let sample = now.saturating_duration_since(p.last_sent);
+            out.rtt = Some(out.rtt.map_or(sample, |r| r.min(sample)));
+        }
+    }
+
+    /// Marks as lost every outstanding packet that `DUP_THRESH` later transmissions overtook,
+    /// up to `limit` packets from the front. Returns how many were newly marked.
+    pub fn detect_losses(&mut self) -> usize {
+        if self.delivered_max_tx <= DUP_THRESH {
+            return 0;
+        }
+        let horizon = self.delivered_max_tx - DUP_THRESH;
+        let mut newly = 0;
+        for p in self.packets.iter_mut() {
+            if p.tx_order > horizon && p.transmissions == 1 {
+                // First transmissions are in sequence order: nothing further can qualify,
+                // except retransmissions, which carry a larger serial anyway.
+                break;
+            }
+            if p.sacked || p.lost || p.tx_order > horizon {
+                continue;
+            }
+            p.lost = true;
+            self.lost += 1;
+            self.in_flight -= p.size();
+            newly += 1;
+        }
+        newly
+    }
+
+    /// Marks the oldest outstanding packet lost (three duplicate ACKs without selective ACKs).
+    pub fn mark_front_lost(&mut self) -> bool {
+        match self.packets.front_mut() {
+            Some(p) if !p.lost && !p.sacked => {
+                p.lost = true;
+                self.lost += 1;
+                self.in_flight -= p.size();
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// After a retransmission timeout: every outstanding packet not selectively acknowledged is
+    /// lost.
+    pub fn mark_all_lost(&mut self) {
+        for p in self.packets.iter_mut() {
+            if !p.sacked && !p.lost {
+                p.lost = true;
+                self.lost += 1;
+                self.in_flight -= p.size();
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(ms: u64) -> Instant {
+        Instant::from_micros(ms * 1000)
+    }
+
+    fn queue_with(n: u16) -> SendQueue {
+        let mut q = SendQueue::new(SeqNr(10), 100);
+        for i in 0..n {
+            q.push(t(u64::from(i)), Kind::Data, vec![0; 100]);
+        }
+        q
+    }
+
+    #[test]
+    fn cumulative_ack_pops_and_samples_rtt() {
+        let mut q = queue_with(5);
+        assert_eq!(q.in_flight(), 5 * 120);
+        let out = q.ack_cumulative(t(50), SeqNr(12));
+        assert_eq!(out.packets, 3);
+        assert_eq!(out.bytes, 360);
+        assert_eq!(out.rtt, Some(Duration::from_millis(48)));
+        assert_eq!(q.base(), SeqNr(13));
+        assert_eq!(q.in_flight(), 240);
+        assert!(q.ack_is_plausible(SeqNr(14)));
+        assert!(!q.ack_is_plausible(SeqNr(15)));
+    }
+
+    #[test]
+    fn sack_three_above_marks_a_hole_lost() {
+        let mut q = queue_with(6);
+        // ack_nr = 10 (first packet), SACK bits 0.. = seq 12..: packets 12, 13, 14 arrived.
+        q.ack_cumulative(t(30), SeqNr(10));
+        let out = q.ack_selective(t(30), SeqNr(10), 3, |_| true);
+        assert_eq!(out.bytes, 360);
+        assert_eq!(q.detect_losses(), 1);
+        assert_eq!(q.first_lost(), Some(SeqNr(11)));
+        assert_eq!(q.in_flight(), 120); // only seq 15 is still in flight
+        let p = q.retransmit(t(31), SeqNr(11)).map(|p| (p.transmissions, p.tx_order));
+        assert_eq!(p, Some((2, 7)));
+        assert_eq!(q.lost_count(), 0);
+        // The retransmission is lost too: three later transmissions delivered.
+        for i in 0..3 {
+            q.push(t(32 + i), Kind::Data, vec![0; 100]);
+        }
+        // Bits 0..7 cover seq 12..=18: everything after 11 has arrived.
+        q.ack_selective(t(40), SeqNr(10), 7, |_| true);
+        assert_eq!(q.detect_losses(), 1, "lost retransmission detected");
+        assert_eq!(q.first_lost(), Some(SeqNr(11)));
+    }
+
+    #[test]
+    fn timeout_marks_everything_and_acks_clear_it() {
+        let mut q = queue_with(3);
+        q.mark_all_lost();
+        assert_eq!(q.in_flight(), 0);
+        assert_eq!(q.lost_count(), 3);
+        let out = q.ack_cumulative(t(10), SeqNr(12));
+        assert_eq!(out.packets, 3);
+        assert_eq!(q.lost_count(), 0);
+        assert!(q.is_empty());
+    }
+
+    #[test]
+    fn karn_rule_skips_retransmitted_samples() {
+        let mut q = queue_with(1);
+        q.mark_front_lost();
+        q.retransmit(t(100), SeqNr(10));
+        let out = q.ack_cumulative(t(150), SeqNr(10));
+        assert_eq!(out.rtt, None);
+    }
+
+    #[test]
+    fn wraps_around_the_sequence_space() {
+        let mut q = SendQueue::new(SeqNr(0xFFFE), 10);
+        for _ in 0..4 {
+            q.push(t(0), Kind::Data, vec![1]);
+        }
+        assert_eq!(q.next_seq(), SeqNr(2));
+        let out = q.ack_cumulative(t(1), SeqNr(0));
+        assert_eq!(out.packets, 3);
+        assert_eq!(q.base(), SeqNr(1));
+    }
+}

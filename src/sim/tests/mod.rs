@@ -1,0 +1,11 @@
+//! Tests of the simulator as a whole, driving toy nodes.
+
+mod toys;
+
+mod delivery;
+mod hooks;
+mod impairments;
+mod pooling;
+mod queueing;
+mod replay;
+mod timers;

@@ -1,1 +1,0 @@
-//! Simulator scenarios (being written).

@@ -1,0 +1,13 @@
+//! Simulator scenarios: two or more engine endpoints over impaired virtual links, each scenario
+//! asserting byte-exact delivery, clean close on both sides, or the expected error.
+//!
+//! Every run prints one summary line (bytes, virtual time, goodput, retransmits, timeouts);
+//! `cargo test --features sim --test scenarios -- --nocapture` shows them. A failing run prints
+//! its seed; `RUTP_SIM_SEED=<seed>` replays it.
+
+mod harness;
+
+mod handshake;
+mod scale;
+mod teardown;
+mod transfer;
