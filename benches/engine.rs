@@ -1,1 +1,2 @@
+//! Engine benchmark (being written).
 fn main() {}

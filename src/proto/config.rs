@@ -121,10 +121,14 @@ impl Config {
             return Err(ConfigError("need 0 < min_rto <= max_rto"));
         }
         if self.initial_rto < self.min_rto || self.initial_rto > self.max_rto {
-            return Err(ConfigError("initial_rto must lie within [min_rto, max_rto]"));
+            return Err(ConfigError(
+                "initial_rto must lie within [min_rto, max_rto]",
+            ));
         }
         if self.max_retransmits == 0 || self.ack_every == 0 {
-            return Err(ConfigError("max_retransmits and ack_every must be positive"));
+            return Err(ConfigError(
+                "max_retransmits and ack_every must be positive",
+            ));
         }
         if self.max_connections == 0 {
             return Err(ConfigError("max_connections must be positive"));
@@ -141,11 +145,26 @@ mod tests {
     fn default_is_valid_and_bad_values_are_rejected() {
         assert_eq!(Config::default().validate(), Ok(()));
         let bad = [
-            Config { send_buffer: 0, ..Config::default() },
-            Config { max_packet_size_v4: 40, ..Config::default() },
-            Config { min_rto: Duration::ZERO, ..Config::default() },
-            Config { initial_rto: Duration::from_millis(1), ..Config::default() },
-            Config { target_delay: Duration::ZERO, ..Config::default() },
+            Config {
+                send_buffer: 0,
+                ..Config::default()
+            },
+            Config {
+                max_packet_size_v4: 40,
+                ..Config::default()
+            },
+            Config {
+                min_rto: Duration::ZERO,
+                ..Config::default()
+            },
+            Config {
+                initial_rto: Duration::from_millis(1),
+                ..Config::default()
+            },
+            Config {
+                target_delay: Duration::ZERO,
+                ..Config::default()
+            },
         ];
         for c in bad {
             assert!(c.validate().is_err(), "{c:?} accepted");

@@ -24,9 +24,9 @@ use crate::proto::seq::SeqNr;
 use crate::proto::stats::{size_bucket, ConnectionStats, EndpointStats};
 use crate::proto::time::Instant;
 use core::cmp::Reverse;
+use core::net::SocketAddr;
 use core::time::Duration;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
-use std::net::SocketAddr;
 
 /// A datagram the engine wants sent: the bytes are in the buffer given to `poll_transmit`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -165,7 +165,11 @@ impl Endpoint {
     }
 
     /// Starts connecting to `remote`; `Event::Connected` or `Event::Error` follows.
-    pub fn connect(&mut self, now: Instant, remote: SocketAddr) -> Result<ConnectionHandle, ConnectError> {
+    pub fn connect(
+        &mut self,
+        now: Instant,
+        remote: SocketAddr,
+    ) -> Result<ConnectionHandle, ConnectError> {
         if remote.port() == 0 || remote.ip().is_unspecified() {
             return Err(ConnectError::InvalidAddress);
         }
@@ -192,7 +196,11 @@ impl Endpoint {
 
     /// Accepts a connection request. The SYN-ACK goes out with the next `poll_transmit`, and
     /// `Event::Connected` is queued at once.
-    pub fn accept(&mut self, now: Instant, incoming: Incoming) -> Result<ConnectionHandle, ConnectError> {
+    pub fn accept(
+        &mut self,
+        now: Instant,
+        incoming: Incoming,
+    ) -> Result<ConnectionHandle, ConnectError> {
         let key = (incoming.remote, incoming.syn.connection_id.wrapping_add(1));
         if self.by_key.contains_key(&key) {
             return Err(ConnectError::NoConnectionIds);
@@ -238,7 +246,9 @@ impl Endpoint {
     /// After anything happened to a connection: queue it for transmission, reschedule its
     /// timer, and forget it when it is finished.
     fn touch(&mut self, handle: ConnectionHandle) {
-        let Some(conn) = self.connections.get_mut(&handle) else { return };
+        let Some(conn) = self.connections.get_mut(&handle) else {
+            return;
+        };
         if conn.is_finished() {
             let key = (conn.remote(), conn.recv_id());
             self.connections.remove(&handle);
@@ -261,7 +271,12 @@ impl Endpoint {
     }
 
     /// Feeds one received datagram.
-    pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, data: &[u8]) -> DatagramEvent {
+    pub fn handle_datagram(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        data: &[u8],
+    ) -> DatagramEvent {
         if !looks_like_utp(data) {
             return DatagramEvent::NotUtp;
         }
@@ -275,7 +290,10 @@ impl Endpoint {
         };
         let header = packet.header;
         let handle = match header.packet_type {
-            PacketType::Syn => self.by_key.get(&(from, header.connection_id.wrapping_add(1))).copied(),
+            PacketType::Syn => self
+                .by_key
+                .get(&(from, header.connection_id.wrapping_add(1)))
+                .copied(),
             PacketType::Reset => self.find_reset_target(from, header.connection_id),
             _ => self.by_key.get(&(from, header.connection_id)).copied(),
         };
@@ -294,21 +312,31 @@ impl Endpoint {
     /// our receive id. Like libutp, try the id and its neighbours, but only accept a match
     /// whose own ids explain the RESET.
     fn find_reset_target(&self, from: SocketAddr, id: u16) -> Option<ConnectionHandle> {
-        [id, id.wrapping_sub(1), id.wrapping_add(1)].into_iter().find_map(|key| {
-            let handle = *self.by_key.get(&(from, key))?;
-            let conn = self.connections.get(&handle)?;
-            (conn.send_id() == id || conn.recv_id() == id).then_some(handle)
-        })
+        [id, id.wrapping_sub(1), id.wrapping_add(1)]
+            .into_iter()
+            .find_map(|key| {
+                let handle = *self.by_key.get(&(from, key))?;
+                let conn = self.connections.get(&handle)?;
+                (conn.send_id() == id || conn.recv_id() == id).then_some(handle)
+            })
     }
 
-    fn unknown_connection(&mut self, now: Instant, from: SocketAddr, header: Header) -> DatagramEvent {
+    fn unknown_connection(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        header: Header,
+    ) -> DatagramEvent {
         match header.packet_type {
             PacketType::Syn => {
                 if self.connections.len() >= self.config.max_connections {
                     log::debug!("SYN from {from} dropped: connection limit reached");
                     return DatagramEvent::Handled;
                 }
-                DatagramEvent::Incoming(Incoming { remote: from, syn: header })
+                DatagramEvent::Incoming(Incoming {
+                    remote: from,
+                    syn: header,
+                })
             }
             // A RESET for nothing is ignored (never answer a RESET with a RESET).
             PacketType::Reset => DatagramEvent::Handled,
@@ -325,7 +353,8 @@ impl Endpoint {
         let elapsed = now.saturating_duration_since(self.reset_refill_at);
         let refill = (elapsed.as_micros() * u128::from(self.config.reset_rate) / 1_000_000) as u64;
         if refill > 0 {
-            self.reset_tokens = (u64::from(self.reset_tokens) + refill).min(u64::from(self.config.reset_burst)) as u32;
+            self.reset_tokens = (u64::from(self.reset_tokens) + refill)
+                .min(u64::from(self.config.reset_burst)) as u32;
             self.reset_refill_at = now;
         }
         if self.reset_tokens == 0 {
@@ -353,7 +382,9 @@ impl Endpoint {
                 break;
             }
             self.timers.pop();
-            let Some(conn) = self.connections.get_mut(&handle) else { continue };
+            let Some(conn) = self.connections.get_mut(&handle) else {
+                continue;
+            };
             if conn.scheduled != Some(at) {
                 continue;
             }
@@ -382,11 +413,17 @@ impl Endpoint {
         if let Some((to, header)) = self.resets.pop_front() {
             if let Ok(len) = encode(&header, &Extensions::default(), &[], buf) {
                 self.stats.sent_by_size[size_bucket(len)] += 1;
-                return Some(Transmit { destination: to, len, dont_fragment: false });
+                return Some(Transmit {
+                    destination: to,
+                    len,
+                    dont_fragment: false,
+                });
             }
         }
         while let Some(handle) = self.ready.pop_front() {
-            let Some(conn) = self.connections.get_mut(&handle) else { continue };
+            let Some(conn) = self.connections.get_mut(&handle) else {
+                continue;
+            };
             match conn.poll_transmit(now, buf) {
                 Some(written) => {
                     let destination = conn.remote();
@@ -402,7 +439,11 @@ impl Endpoint {
                     if conn.is_finished() {
                         self.touch(handle);
                     }
-                    return Some(Transmit { destination, len: written.len, dont_fragment: written.dont_fragment });
+                    return Some(Transmit {
+                        destination,
+                        len: written.len,
+                        dont_fragment: written.dont_fragment,
+                    });
                 }
                 None => {
                     conn.queued = false;
@@ -415,7 +456,9 @@ impl Endpoint {
 
     /// A connection with nothing more to send: forget it if finished, else just reschedule.
     fn touch_after_idle(&mut self, handle: ConnectionHandle) {
-        let Some(conn) = self.connections.get_mut(&handle) else { return };
+        let Some(conn) = self.connections.get_mut(&handle) else {
+            return;
+        };
         if conn.is_finished() {
             self.touch(handle);
             return;
@@ -486,7 +529,11 @@ impl Endpoint {
 
     /// Sets the bytes the application holds outside the engine for this connection (they
     /// shrink the advertised window), and sends a window update if that opened it.
-    pub fn set_external_buffered(&mut self, handle: ConnectionHandle, bytes: usize) -> Result<(), StreamError> {
+    pub fn set_external_buffered(
+        &mut self,
+        handle: ConnectionHandle,
+        bytes: usize,
+    ) -> Result<(), StreamError> {
         let conn = self.connection_mut(handle)?;
         conn.set_external_buffered(bytes);
         conn.read_drained();
@@ -500,7 +547,10 @@ impl Endpoint {
     }
 
     /// Connection counters.
-    pub fn connection_stats(&self, handle: ConnectionHandle) -> Result<ConnectionStats, StreamError> {
+    pub fn connection_stats(
+        &self,
+        handle: ConnectionHandle,
+    ) -> Result<ConnectionStats, StreamError> {
         Ok(self.connection(handle)?.stats())
     }
 
@@ -511,6 +561,7 @@ impl Endpoint {
 
     /// Time until the next timer, for callers that sleep.
     pub fn time_until_timeout(&mut self, now: Instant) -> Option<Duration> {
-        self.poll_timeout().map(|t| t.saturating_duration_since(now))
+        self.poll_timeout()
+            .map(|t| t.saturating_duration_since(now))
     }
 }

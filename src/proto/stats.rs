@@ -17,6 +17,8 @@ pub struct ConnectionStats {
     pub retransmits: u64,
     /// Of those, retransmitted because of duplicate or selective ACKs (no timeout).
     pub fast_retransmits: u64,
+    /// Retransmissions found unnecessary afterwards (acknowledged sooner than a round trip).
+    pub spurious_retransmits: u64,
     /// Retransmission timeouts that fired.
     pub timeouts: u64,
     /// Data packets received that we already had.

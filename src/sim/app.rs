@@ -21,7 +21,7 @@ const PATTERN_PERIOD: usize = 65_521;
 fn pattern_table() -> &'static [u8] {
     static TABLE: OnceLock<Vec<u8>> = OnceLock::new();
     TABLE.get_or_init(|| {
-        let mut rng = SplitMix64::new(0x5EED_0F_DA7A);
+        let mut rng = SplitMix64::new(0x005E_ED0F_DA7A);
         // Twice the period, so any window of up to one period is a contiguous slice.
         let mut t: Vec<u8> = (0..PATTERN_PERIOD).map(|_| rng.next_u64() as u8).collect();
         t.extend_from_within(..);
@@ -122,7 +122,9 @@ impl AppConn {
 
     /// True when everything expected arrived intact, in full, followed by EOF.
     pub fn received_all(&self) -> bool {
-        self.mismatch_at.is_none() && self.eof_at.is_some() && self.plan.expect.is_none_or(|e| e == self.received)
+        self.mismatch_at.is_none()
+            && self.eof_at.is_some()
+            && self.plan.expect.is_none_or(|e| e == self.received)
     }
 }
 
@@ -211,7 +213,9 @@ impl EndpointNode {
         if self.keep_log {
             self.log.push((now, h, event));
         }
-        let Some(c) = self.conns.get_mut(&h) else { return };
+        let Some(c) = self.conns.get_mut(&h) else {
+            return;
+        };
         if c.closed_at.is_some() {
             c.events_after_close += 1;
             return;
@@ -227,7 +231,9 @@ impl EndpointNode {
 
     /// One round of application work on `h`; true when something happened.
     fn drive(&mut self, now: Instant, h: ConnectionHandle) -> bool {
-        let Some(c) = self.conns.get_mut(&h) else { return false };
+        let Some(c) = self.conns.get_mut(&h) else {
+            return false;
+        };
         if c.closed_at.is_some() {
             return false;
         }
@@ -254,7 +260,11 @@ impl EndpointNode {
                         let expect = pattern(c.plan.expect_seed, c.received + off as u64, n - off);
                         let got = &data[off..off + expect.len()];
                         if got != expect {
-                            let i = got.iter().zip(expect).position(|(a, b)| a != b).unwrap_or(0);
+                            let i = got
+                                .iter()
+                                .zip(expect)
+                                .position(|(a, b)| a != b)
+                                .unwrap_or(0);
                             c.mismatch_at = Some(c.received + (off + i) as u64);
                         }
                         off += expect.len();
@@ -285,7 +295,12 @@ impl EndpointNode {
             }
         }
         let done_sending = c.sent == c.plan.send && (c.shut_down || !c.plan.shutdown_when_sent);
-        if c.plan.close_when_done && !c.close_called && done_sending && c.eof_at.is_some() && !c.read_paused {
+        if c.plan.close_when_done
+            && !c.close_called
+            && done_sending
+            && c.eof_at.is_some()
+            && !c.read_paused
+        {
             c.close_called = true;
             let _ = self.endpoint.close(now, h);
             progressed = true;

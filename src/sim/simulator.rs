@@ -248,7 +248,7 @@ impl<N: Node> Sim<N> {
         let mut best: Option<(usize, Instant)> = None;
         for (index, slot) in self.slots.iter().enumerate() {
             if let Some(at) = slot.deadline {
-                if best.map_or(true, |(_, b)| at < b) {
+                if best.is_none_or(|(_, b)| at < b) {
                     best = Some((index, at));
                 }
             }

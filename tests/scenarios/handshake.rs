@@ -28,16 +28,22 @@ fn lossy_setup(name: &'static str, from_a: bool, first_byte: u8) -> Summary {
     let mut pair = Pair::symmetric(name, 1, delay_ms(10));
     let dropped = drop_first(&mut pair, from_a, first_byte);
     pair.start_transfer(256 * 1024, 256 * 1024);
-    assert!(pair.run_until_closed(Duration::from_secs(60)), "{name}: did not finish");
-    assert_eq!(dropped.get(), 1, "{name}: the targeted packet was never sent");
+    assert!(
+        pair.run_until_closed(Duration::from_secs(60)),
+        "{name}: did not finish"
+    );
+    assert_eq!(
+        dropped.get(),
+        1,
+        "{name}: the targeted packet was never sent"
+    );
     pair.assert_clean_transfer(256 * 1024, 256 * 1024)
 }
 
 #[test]
 fn syn_lost_is_retransmitted() {
     let s = lossy_setup("handshake: SYN lost", true, 0x41);
-    let (_, a) = s.stats[0].timeouts.checked_sub(1).map(|_| ((), ())).expect("SYN timeout counted");
-    let _ = a;
+    assert_eq!(s.stats[0].timeouts, 1, "one SYN timeout on the initiator");
 }
 
 #[test]
@@ -50,7 +56,10 @@ fn syn_ack_lost_is_answered_again_without_a_long_stall() {
     // The retransmitted SYN (after the 1 s initial RTO) gets a new SYN-ACK: connected well
     // before libutp's 21 s connect failure.
     let connected = only(pair.a()).connected_at.expect("connected");
-    assert!(connected.as_micros() < 2_000_000, "connected only at {connected:?}");
+    assert!(
+        connected.as_micros() < 2_000_000,
+        "connected only at {connected:?}"
+    );
     pair.assert_clean_transfer(256 * 1024, 256 * 1024);
 }
 
@@ -64,7 +73,9 @@ fn refused_connect_reports_refused_once() {
     let mut pair = Pair::symmetric("handshake: refused", 3, delay_ms(10));
     pair.sim.node_mut(pair.b).refuse = true;
     let to = addr_b();
-    let h = pair.sim.with_node(pair.a, |n, now| n.connect(now, to, Plan::transfer(10, 1, 0, 2)));
+    let h = pair.sim.with_node(pair.a, |n, now| {
+        n.connect(now, to, Plan::transfer(10, 1, 0, 2))
+    });
     pair.sim.run_for(Duration::from_secs(5));
     let c = pair.a().conn(h);
     assert_eq!(c.errors, vec![ConnectionError::Refused]);
@@ -77,7 +88,9 @@ fn unanswered_connect_times_out_within_the_syn_budget() {
     let mut pair = Pair::symmetric("handshake: no answer", 4, delay_ms(10));
     // B ignores SYNs (no accept plan, no refusal).
     let to = addr_b();
-    let h = pair.sim.with_node(pair.a, |n, now| n.connect(now, to, Plan::transfer(10, 1, 0, 2)));
+    let h = pair.sim.with_node(pair.a, |n, now| {
+        n.connect(now, to, Plan::transfer(10, 1, 0, 2))
+    });
     pair.sim.run_for(Duration::from_secs(60));
     let c = pair.a().conn(h);
     assert_eq!(c.errors, vec![ConnectionError::TimedOut]);
@@ -89,7 +102,10 @@ fn unanswered_connect_times_out_within_the_syn_budget() {
         .map(|(t, _, _)| *t)
         .expect("error logged");
     // SYNs at 0, 1, 3, 7, 15 s; failure when the fifth times out at 31 s.
-    assert!((30_000_000..=32_000_000).contains(&failed_at.as_micros()), "failed at {failed_at:?}");
+    assert!(
+        (30_000_000..=32_000_000).contains(&failed_at.as_micros()),
+        "failed at {failed_at:?}"
+    );
     assert_eq!(c.stats.timeouts, 4);
 }
 
@@ -101,18 +117,30 @@ fn simultaneous_open_gives_two_distinct_connections() {
     pair.sim.node_mut(pair.a).accept_plan = Some(Plan::transfer(n, 4, n, 3));
     pair.sim.node_mut(pair.b).accept_plan = Some(Plan::transfer(n, 2, n, 1));
     let (to_b, to_a) = (addr_b(), addr_a());
-    pair.sim.with_node(pair.a, |node, now| node.connect(now, to_b, Plan::transfer(n, 1, n, 2)));
-    pair.sim.with_node(pair.b, |node, now| node.connect(now, to_a, Plan::transfer(n, 3, n, 4)));
+    pair.sim.with_node(pair.a, |node, now| {
+        node.connect(now, to_b, Plan::transfer(n, 1, n, 2))
+    });
+    pair.sim.with_node(pair.b, |node, now| {
+        node.connect(now, to_a, Plan::transfer(n, 3, n, 4))
+    });
     let deadline = pair.sim.now() + Duration::from_secs(60);
     let (a, b) = (pair.a, pair.b);
     let done = pair.sim.run_until(deadline, |sim| {
-        [a, b].iter().all(|&i| sim.node(i).conns.len() == 2 && sim.node(i).conns.values().all(|c| c.closed_at.is_some()))
+        [a, b].iter().all(|&i| {
+            sim.node(i).conns.len() == 2
+                && sim.node(i).conns.values().all(|c| c.closed_at.is_some())
+        })
     });
     assert!(done, "simultaneous open did not complete");
     for node in [pair.a(), pair.b()] {
         for c in node.conns.values() {
             assert!(c.errors.is_empty(), "errors {:?}", c.errors);
-            assert!(c.received_all(), "received {} of {n}, mismatch {:?}", c.received, c.mismatch_at);
+            assert!(
+                c.received_all(),
+                "received {} of {n}, mismatch {:?}",
+                c.received,
+                c.mismatch_at
+            );
         }
     }
 }

@@ -31,11 +31,23 @@ pub struct Pair {
 
 impl Pair {
     /// Endpoints with `config`, links as given (A→B, B→A), B accepting with `server_plan`.
-    pub fn new(name: &'static str, default_seed: u64, config: Config, ab: LinkConfig, ba: LinkConfig) -> Pair {
+    pub fn new(
+        name: &'static str,
+        default_seed: u64,
+        config: Config,
+        ab: LinkConfig,
+        ba: LinkConfig,
+    ) -> Pair {
         let seed = seed_from_env(default_seed);
         let mut sim = Sim::new(seed);
-        let a = sim.add_node(addr_a(), EndpointNode::new(Endpoint::new(config.clone(), seed ^ 0xA).unwrap()));
-        let b = sim.add_node(addr_b(), EndpointNode::new(Endpoint::new(config, seed ^ 0xB).unwrap()));
+        let a = sim.add_node(
+            addr_a(),
+            EndpointNode::new(Endpoint::new(config.clone(), seed ^ 0xA).unwrap()),
+        );
+        let b = sim.add_node(
+            addr_b(),
+            EndpointNode::new(Endpoint::new(config, seed ^ 0xB).unwrap()),
+        );
         sim.set_link(addr_a(), addr_b(), ab);
         sim.set_link(addr_b(), addr_a(), ba);
         Pair { sim, a, b, name }
@@ -49,9 +61,12 @@ impl Pair {
     /// B accepts with a plan that sends `b_sends` and expects `a_sends`; A connects and sends
     /// `a_sends` expecting `b_sends`. Returns A's handle.
     pub fn start_transfer(&mut self, a_sends: u64, b_sends: u64) -> ConnectionHandle {
-        self.sim.node_mut(self.b).accept_plan = Some(Plan::transfer(b_sends, SEED_B, a_sends, SEED_A));
+        self.sim.node_mut(self.b).accept_plan =
+            Some(Plan::transfer(b_sends, SEED_B, a_sends, SEED_A));
         let to = addr_b();
-        self.sim.with_node(self.a, |n, now| n.connect(now, to, Plan::transfer(a_sends, SEED_A, b_sends, SEED_B)))
+        self.sim.with_node(self.a, |n, now| {
+            n.connect(now, to, Plan::transfer(a_sends, SEED_A, b_sends, SEED_B))
+        })
     }
 
     pub fn a(&self) -> &EndpointNode {
@@ -67,7 +82,9 @@ impl Pair {
         let deadline = self.sim.now() + limit;
         let (a, b) = (self.a, self.b);
         self.sim.run_until(deadline, move |sim| {
-            let all_closed = |n: &EndpointNode| !n.conns.is_empty() && n.conns.values().all(|c| c.closed_at.is_some());
+            let all_closed = |n: &EndpointNode| {
+                !n.conns.is_empty() && n.conns.values().all(|c| c.closed_at.is_some())
+            };
             all_closed(sim.node(a)) && all_closed(sim.node(b))
         })
     }
@@ -78,12 +95,33 @@ impl Pair {
         let (_, ca) = self.a().single();
         let (_, cb) = self.b().single();
         for (side, c, expect) in [("A", ca, b_sends), ("B", cb, a_sends)] {
-            assert!(c.errors.is_empty(), "{}: side {side} got errors {:?}", self.name, c.errors);
-            assert_eq!(c.mismatch_at, None, "{}: side {side} received corrupted data", self.name);
-            assert_eq!(c.received, expect, "{}: side {side} received {} of {expect} bytes", self.name, c.received);
+            assert!(
+                c.errors.is_empty(),
+                "{}: side {side} got errors {:?}",
+                self.name,
+                c.errors
+            );
+            assert_eq!(
+                c.mismatch_at, None,
+                "{}: side {side} received corrupted data",
+                self.name
+            );
+            assert_eq!(
+                c.received, expect,
+                "{}: side {side} received {} of {expect} bytes",
+                self.name, c.received
+            );
             assert!(c.received_all(), "{}: side {side} never saw EOF", self.name);
-            assert!(c.closed_at.is_some(), "{}: side {side} never closed", self.name);
-            assert_eq!(c.events_after_close, 0, "{}: side {side} got events after Closed", self.name);
+            assert!(
+                c.closed_at.is_some(),
+                "{}: side {side} never closed",
+                self.name
+            );
+            assert_eq!(
+                c.events_after_close, 0,
+                "{}: side {side} got events after Closed",
+                self.name
+            );
         }
         let s = self.summary();
         s.print();
@@ -93,8 +131,15 @@ impl Pair {
     pub fn summary(&self) -> Summary {
         let (_, ca) = self.a().single();
         let (_, cb) = self.b().single();
-        let end = [ca.closed_at, cb.closed_at, ca.eof_at, cb.eof_at].into_iter().flatten().max().unwrap_or(self.sim.now());
-        let start = ca.connected_at.unwrap_or(Instant::ZERO).min(cb.connected_at.unwrap_or(Instant::ZERO));
+        let end = [ca.closed_at, cb.closed_at, ca.eof_at, cb.eof_at]
+            .into_iter()
+            .flatten()
+            .max()
+            .unwrap_or(self.sim.now());
+        let start = ca
+            .connected_at
+            .unwrap_or(Instant::ZERO)
+            .min(cb.connected_at.unwrap_or(Instant::ZERO));
         Summary {
             name: self.name,
             bytes: ca.received + cb.received,

@@ -11,7 +11,10 @@ fn a_thousand_concurrent_connections_each_moving_64_kib() {
     let mut pair = Pair::symmetric(
         "1000 connections x 64 KiB",
         40,
-        delay_ms(10).then(utp::sim::Impairment::Bottleneck { rate: 125_000_000, queue: 8_000_000 }),
+        delay_ms(10).then(utp::sim::Impairment::Bottleneck {
+            rate: 125_000_000,
+            queue: 8_000_000,
+        }),
     );
     pair.sim.node_mut(pair.b).accept_plan = Some(Plan::transfer(0, SEED_B, BYTES, SEED_A));
     let to = addr_b();
@@ -23,7 +26,10 @@ fn a_thousand_concurrent_connections_each_moving_64_kib() {
     let (a, b) = (pair.a, pair.b);
     let deadline = pair.sim.now() + Duration::from_secs(120);
     let done = pair.sim.run_until(deadline, |sim| {
-        let closed = |i: usize| sim.node(i).conns.len() == CONNS && sim.node(i).conns.values().all(|c| c.closed_at.is_some());
+        let closed = |i: usize| {
+            sim.node(i).conns.len() == CONNS
+                && sim.node(i).conns.values().all(|c| c.closed_at.is_some())
+        };
         closed(a) && closed(b)
     });
     assert!(done, "not every connection finished");

@@ -39,7 +39,9 @@ fn both_sides_close_at_the_same_instant() {
     plan_a.shutdown_when_sent = false;
     plan_a.close_when_done = false;
     let to = addr_b();
-    let ha = pair.sim.with_node(pair.a, |node, now| node.connect(now, to, plan_a));
+    let ha = pair
+        .sim
+        .with_node(pair.a, |node, now| node.connect(now, to, plan_a));
     let (a, b) = (pair.a, pair.b);
     let deadline = pair.sim.now() + Duration::from_secs(30);
     let all_in = pair.sim.run_until(deadline, |sim| {
@@ -48,8 +50,10 @@ fn both_sides_close_at_the_same_instant() {
     assert!(all_in);
     let hb = pair.b().single().0;
     // Both close now, with no FIN exchanged yet.
-    pair.sim.with_node(a, |node, now| node.endpoint.close(now, ha).unwrap());
-    pair.sim.with_node(b, |node, now| node.endpoint.close(now, hb).unwrap());
+    pair.sim
+        .with_node(a, |node, now| node.endpoint.close(now, ha).unwrap());
+    pair.sim
+        .with_node(b, |node, now| node.endpoint.close(now, hb).unwrap());
     for (node, h) in [(a, ha), (b, hb)] {
         pair.sim.node_mut(node).kick(h);
     }
@@ -72,16 +76,30 @@ fn reset_mid_transfer_is_reported_once() {
     let ha = pair.start_transfer(20 * MIB, 20 * MIB);
     let b = pair.b;
     let deadline = pair.sim.now() + Duration::from_secs(30);
-    assert!(pair.sim.run_until(deadline, |sim| sim.node(b).conns.values().any(|c| c.received > MIB)));
-    pair.sim.with_node(pair.a, |node, now| node.endpoint.abort(now, ha).unwrap());
+    assert!(pair.sim.run_until(deadline, |sim| sim
+        .node(b)
+        .conns
+        .values()
+        .any(|c| c.received > MIB)));
+    pair.sim
+        .with_node(pair.a, |node, now| node.endpoint.abort(now, ha).unwrap());
     pair.sim.run_for(Duration::from_secs(5));
     let ca = pair.a().conn(ha);
     assert!(ca.errors.is_empty(), "the aborting side reports no error");
     assert!(ca.closed_at.is_some());
     let cb = only(pair.b());
-    assert_eq!(cb.errors, vec![ConnectionError::Reset], "the peer hears of the RESET exactly once");
+    assert_eq!(
+        cb.errors,
+        vec![ConnectionError::Reset],
+        "the peer hears of the RESET exactly once"
+    );
     assert!(cb.closed_at.is_some());
-    let resets = pair.b().log.iter().filter(|(_, _, e)| matches!(e, Event::Error(_))).count();
+    let resets = pair
+        .b()
+        .log
+        .iter()
+        .filter(|(_, _, e)| matches!(e, Event::Error(_)))
+        .count();
     assert_eq!(resets, 1);
 }
 
@@ -93,7 +111,11 @@ fn restarted_peer_answers_with_reset() {
     let ha = pair.start_transfer(20 * MIB, 0);
     let b = pair.b;
     let deadline = pair.sim.now() + Duration::from_secs(30);
-    assert!(pair.sim.run_until(deadline, |sim| sim.node(b).conns.values().any(|c| c.received > MIB)));
+    assert!(pair.sim.run_until(deadline, |sim| sim
+        .node(b)
+        .conns
+        .values()
+        .any(|c| c.received > MIB)));
     *pair.sim.node_mut(b) = EndpointNode::new(Endpoint::new(Default::default(), 99).unwrap());
     pair.sim.run_for(Duration::from_secs(5));
     let ca = pair.a().conn(ha);
@@ -108,16 +130,29 @@ fn vanished_peer_times_out_within_the_retransmit_budget() {
     let ha = pair.start_transfer(20 * MIB, 0);
     let b = pair.b;
     let deadline = pair.sim.now() + Duration::from_secs(30);
-    assert!(pair.sim.run_until(deadline, |sim| sim.node(b).conns.values().any(|c| c.received > MIB)));
+    assert!(pair.sim.run_until(deadline, |sim| sim
+        .node(b)
+        .conns
+        .values()
+        .any(|c| c.received > MIB)));
     let vanished_at = pair.sim.now();
     pair.sim.add_hook(|_| Verdict::Drop);
     pair.sim.run_for(Duration::from_secs(120));
     let ca = pair.a().conn(ha);
     assert_eq!(ca.errors, vec![ConnectionError::TimedOut]);
-    let failed_at = pair.a().log.iter().find(|(_, _, e)| matches!(e, Event::Error(_))).unwrap().0;
+    let failed_at = pair
+        .a()
+        .log
+        .iter()
+        .find(|(_, _, e)| matches!(e, Event::Error(_)))
+        .unwrap()
+        .0;
     let took = failed_at.saturating_duration_since(vanished_at);
     // Six backed-off timeouts from an RTO of at most about 1 s: well under a minute.
-    assert!(took < Duration::from_secs(70), "timed out only after {took:?}");
+    assert!(
+        took < Duration::from_secs(70),
+        "timed out only after {took:?}"
+    );
     assert!(took > Duration::from_secs(5), "gave up too early: {took:?}");
     assert_eq!(ca.stats.timeouts, 6);
 }

@@ -12,9 +12,21 @@ use crate::proto::time::Instant;
 /// section 3.2).
 const DUP_ACK_THRESHOLD: u32 = 3;
 
+/// Packets from the acceptor kept while our SYN-ACK is still outstanding (they overtook it).
+const MAX_EARLY_PACKETS: usize = 8;
+
+/// Cap of the reordering-window multiplier (RFC 8985 section 6.2 step 4 bounds the window by
+/// the smoothed RTT; this keeps the multiplier itself small).
+const MAX_REO_WND_MULT: u32 = 16;
+
 impl Connection {
     /// Handles a packet routed to this connection.
-    pub(crate) fn handle_packet(&mut self, now: Instant, packet: &Packet<'_>, events: &mut EventQueue) {
+    pub(crate) fn handle_packet(
+        &mut self,
+        now: Instant,
+        packet: &Packet<'_>,
+        events: &mut EventQueue,
+    ) {
         let header = &packet.header;
         self.stats.packets_received += 1;
 
@@ -23,7 +35,8 @@ impl Connection {
             match header.packet_type {
                 PacketType::Reset => self.finished = true,
                 PacketType::Data | PacketType::Fin => {
-                    self.recv.insert(header.seq_nr, &[], header.packet_type == PacketType::Fin);
+                    self.recv
+                        .insert(header.seq_nr, &[], header.packet_type == PacketType::Fin);
                     self.ack_due = true;
                 }
                 _ => {}
@@ -59,7 +72,11 @@ impl Connection {
 
         // The timestamp difference we echo (BEP 29 timestamp_difference_microseconds), and the
         // peer-direction delay sample used to detect clock drift.
-        self.reply_micro = if header.timestamp.0 == 0 { 0 } else { now.wire().wrapping_since(header.timestamp) };
+        self.reply_micro = if header.timestamp.0 == 0 {
+            0
+        } else {
+            now.wire().wrapping_since(header.timestamp)
+        };
         if self.reply_micro != 0 {
             self.cc.on_peer_delay_sample(now, self.reply_micro);
         }
@@ -70,6 +87,16 @@ impl Connection {
             // and it will be resent.
             let syn_seq = self.send.base();
             if header.packet_type != PacketType::State || header.ack_nr != syn_seq {
+                // The acceptor may send before its SYN-ACK reaches us (reordering): keep a few
+                // such packets and replay them once the handshake completes.
+                if matches!(header.packet_type, PacketType::Data | PacketType::Fin)
+                    && header.ack_nr == syn_seq
+                    && self.early.len() < MAX_EARLY_PACKETS
+                {
+                    let mut payload = self.send.take_buffer();
+                    payload.extend_from_slice(packet.payload);
+                    self.early.push((*header, payload));
+                }
                 return;
             }
             self.recv.set_ack_nr(header.seq_nr.prev());
@@ -77,16 +104,32 @@ impl Connection {
             self.consecutive_timeouts = 0;
             events.push_back((self.handle, Event::Connected));
             self.arm_keepalive(now);
+            self.process_ack(now, packet, events);
+            for (header, payload) in core::mem::take(&mut self.early) {
+                let early = Packet {
+                    header,
+                    selective_ack: None,
+                    close_reason: None,
+                    payload: &payload,
+                };
+                self.handle_packet(now, &early, events);
+            }
+            return;
         }
 
         if !self.send.ack_is_plausible(header.ack_nr) {
             // Acknowledges something we never sent: forged or from another connection.
             return;
         }
+        self.heard_since_timeout = true;
+        let was_closed = self.peer_window < self.packet_size;
         self.peer_window = header.window as usize;
         if self.peer_window >= self.packet_size {
             self.timers.stop(Timer::Persist);
             self.probe_due = false;
+            if was_closed {
+                self.window_reopened(now);
+            }
         }
         self.process_ack(now, packet, events);
 
@@ -101,12 +144,23 @@ impl Connection {
         let flight_before = self.send.in_flight();
         let mut acked = self.send.ack_cumulative(now, header.ack_nr);
         if let Some(sack) = packet.selective_ack {
-            let s = self.send.ack_selective(now, header.ack_nr, sack.bit_count(), |i| sack.is_set(i));
-            acked.bytes += s.bytes;
-            acked.rtt = match (acked.rtt, s.rtt) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
+            acked.merge(
+                self.send
+                    .ack_selective(now, header.ack_nr, sack.bit_count(), |i| sack.is_set(i)),
+            );
+        }
+        if acked.reordered {
+            self.reordering_seen = true;
+        }
+        if let (Some(after), Some(min_rtt)) = (acked.retransmitted_acked_after, self.rtt.min_rtt())
+        {
+            if after < min_rtt {
+                // Acknowledged sooner than any round trip: the original got through and the
+                // retransmission was spurious. Widen the reordering window (RFC 8985 6.2 step 4).
+                self.reordering_seen = true;
+                self.reo_wnd_mult = (self.reo_wnd_mult + 1).min(MAX_REO_WND_MULT);
+                self.stats.spurious_retransmits += 1;
+            }
         }
 
         if acked.packets > 0 {
@@ -121,13 +175,20 @@ impl Connection {
             && packet.payload.is_empty()
             && !self.send.is_empty()
             && header.ack_nr == self.send.base().prev()
+            && header.timestamp != self.last_ack_timestamp
         {
+            // A copy made by the network carries the same timestamp: only distinct ACKs count.
             self.dup_acks += 1;
-            if self.dup_acks == DUP_ACK_THRESHOLD && packet.selective_ack.is_none() && self.send.mark_front_lost() {
+            if self.dup_acks == DUP_ACK_THRESHOLD
+                && packet.selective_ack.is_none()
+                && self.send.mark_front_lost()
+            {
                 self.stats.fast_retransmits += 1;
-                self.cc.on_loss(now, self.rtt.srtt().unwrap_or(self.config.initial_rto));
+                self.cc
+                    .on_loss(now, self.rtt.srtt().unwrap_or(self.config.initial_rto));
             }
         }
+        self.last_ack_timestamp = header.timestamp;
         if let Some(rtt) = acked.rtt {
             self.rtt.on_sample(rtt);
         }
@@ -138,12 +199,8 @@ impl Connection {
         if acked.bytes > 0 {
             self.cc.on_ack(now, acked.bytes, flight_before, acked.rtt);
         }
-        if packet.selective_ack.is_some() {
-            let lost = self.send.detect_losses();
-            if lost > 0 {
-                self.stats.fast_retransmits += lost as u64;
-                self.cc.on_loss(now, self.rtt.srtt().unwrap_or(self.config.initial_rto));
-            }
+        if acked.bytes > 0 {
+            self.detect_losses(now);
         }
         if acked.fin_acked {
             self.fin_acked = true;
@@ -153,6 +210,25 @@ impl Connection {
             self.write_blocked = false;
             events.push_back((self.handle, Event::Writable));
         }
+    }
+
+    /// The peer's window opened again after being closed: packets sent into the closed window
+    /// more than a round trip ago were dropped by the peer, so resend them now rather than
+    /// after a backed-off timeout.
+    fn window_reopened(&mut self, now: Instant) {
+        if self.send.is_empty() {
+            return;
+        }
+        self.rtt.reset_backoff();
+        let srtt = self.rtt.srtt().unwrap_or(self.config.initial_rto);
+        if self
+            .send
+            .front()
+            .is_some_and(|p| now.saturating_duration_since(p.last_sent) >= srtt)
+        {
+            self.send.mark_all_lost();
+        }
+        self.timers.set(Timer::Retransmit, now + self.rtt.rto());
     }
 
     fn process_data(&mut self, now: Instant, packet: &Packet<'_>, events: &mut EventQueue) {

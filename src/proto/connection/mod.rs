@@ -20,15 +20,16 @@ use crate::proto::congestion::{Ledbat, LedbatConfig};
 use crate::proto::endpoint::ConnectionHandle;
 use crate::proto::error::{ConnectionError, StreamError};
 use crate::proto::event::Event;
+use crate::proto::packet::Header;
 use crate::proto::packet::HEADER_LEN;
 use crate::proto::reliability::recv_buffer::RecvBuffer;
 use crate::proto::reliability::rtt::RttEstimator;
 use crate::proto::reliability::send_queue::SendQueue;
 use crate::proto::seq::SeqNr;
 use crate::proto::stats::ConnectionStats;
-use crate::proto::time::Instant;
+use crate::proto::time::{Instant, WireTime};
+use core::net::SocketAddr;
 use std::collections::VecDeque;
-use std::net::SocketAddr;
 
 /// Events produced by connections, queued in the endpoint.
 pub(crate) type EventQueue = VecDeque<(ConnectionHandle, Event)>;
@@ -78,7 +79,17 @@ pub struct Connection {
     reply_micro: u32,
     last_advertised: usize,
     dup_acks: u32,
+    last_ack_timestamp: WireTime,
     consecutive_timeouts: u32,
+    /// Packets that overtook the SYN-ACK, replayed once connected.
+    early: Vec<(Header, Vec<u8>)>,
+    /// A packet arrived from the peer since the last retransmission timeout.
+    heard_since_timeout: bool,
+    /// The path was seen reordering (RFC 8985 RACK.reordering_seen).
+    reordering_seen: bool,
+    /// Multiplier of the reordering window, raised by spurious retransmissions (RFC 8985
+    /// RACK.reo_wnd_mult).
+    reo_wnd_mult: u32,
 
     write_shutdown: bool,
     fin_sent: bool,
@@ -117,7 +128,11 @@ impl Connection {
         config: &Config,
         now: Instant,
     ) -> Self {
-        let packet_size = if remote.is_ipv4() { config.max_packet_size_v4 } else { config.max_packet_size_v6 };
+        let packet_size = if remote.is_ipv4() {
+            config.max_packet_size_v4
+        } else {
+            config.max_packet_size_v6
+        };
         let mss = payload_size(packet_size);
         let cc_config = LedbatConfig {
             target: config.target_delay,
@@ -152,7 +167,12 @@ impl Connection {
             reply_micro: 0,
             last_advertised: config.recv_buffer,
             dup_acks: 0,
+            last_ack_timestamp: WireTime::default(),
             consecutive_timeouts: 0,
+            early: Vec::new(),
+            heard_since_timeout: false,
+            reordering_seen: false,
+            reo_wnd_mult: 1,
             write_shutdown: false,
             fin_sent: false,
             fin_acked: false,
@@ -286,7 +306,9 @@ impl Connection {
 
     /// Room left in the send buffer.
     fn send_space(&self) -> usize {
-        self.config.send_buffer.saturating_sub(self.unsent.len() + self.send.buffered_payload())
+        self.config
+            .send_buffer
+            .saturating_sub(self.unsent.len() + self.send.buffered_payload())
     }
 
     /// Queues `data` for sending; returns how much was taken (up to the free send buffer).
@@ -457,13 +479,48 @@ impl Connection {
                     }
                 }
                 Timer::Linger => self.finished = true,
+                Timer::Loss => self.detect_losses(now),
             }
+        }
+    }
+
+    /// RFC 8985 reordering window: zero until the path is seen reordering, then a quarter of
+    /// the minimum RTT times the multiplier, never more than the smoothed RTT.
+    fn reo_wnd(&self) -> core::time::Duration {
+        if !self.reordering_seen {
+            return core::time::Duration::ZERO;
+        }
+        let min_rtt = self.rtt.min_rtt().unwrap_or_default();
+        let srtt = self.rtt.srtt().unwrap_or(min_rtt);
+        (min_rtt / 4 * self.reo_wnd_mult).min(srtt)
+    }
+
+    /// Runs RACK loss detection and arms the reorder timer for the next candidate.
+    pub(crate) fn detect_losses(&mut self, now: Instant) {
+        let Some(rtt) = self.rtt.latest().or(self.rtt.srtt()) else {
+            return;
+        };
+        let (lost, next) = self.send.detect_losses(now, rtt, self.reo_wnd());
+        if lost > 0 {
+            self.stats.fast_retransmits += lost as u64;
+            self.cc.on_loss(now, self.rtt.srtt().unwrap_or(rtt));
+        }
+        match next {
+            Some(at) => self.timers.set(Timer::Loss, at),
+            None => self.timers.stop(Timer::Loss),
         }
     }
 
     fn on_retransmit_timeout(&mut self, now: Instant, events: &mut EventQueue) {
         if self.send.is_empty() {
             return;
+        }
+        // A peer that keeps answering while its window is closed is alive: the timeouts are
+        // window probes being dropped, not a dead path (RFC 9293 section 3.8.6.1).
+        let probing_closed_window = self.peer_window < self.packet_size && self.heard_since_timeout;
+        self.heard_since_timeout = false;
+        if probing_closed_window {
+            self.consecutive_timeouts = 0;
         }
         self.consecutive_timeouts += 1;
         let limit = if self.state == State::SynSent {

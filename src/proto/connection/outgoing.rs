@@ -110,7 +110,9 @@ impl Connection {
         // otherwise stall), except into a zero window, which only a probe may enter.
         let lone = in_flight == 0 && (self.peer_window > 0 || self.probe_due);
         if !fits && !lone {
-            if self.peer_window < self.packet_size && self.send.is_empty() && self.timers.get(Timer::Persist).is_none()
+            if self.peer_window < self.packet_size
+                && self.send.is_empty()
+                && self.timers.get(Timer::Persist).is_none()
             {
                 self.timers.set(Timer::Persist, now + self.rtt.rto());
             }
@@ -136,14 +138,26 @@ impl Connection {
     }
 
     fn header(&self, now: Instant, packet_type: PacketType, seq_nr: SeqNr) -> Header {
-        let connection_id = if packet_type == PacketType::Syn { self.recv_id } else { self.send_id };
-        let ack_nr = if packet_type == PacketType::Syn { SeqNr(0) } else { self.recv.ack_nr() };
+        let connection_id = if packet_type == PacketType::Syn {
+            self.recv_id
+        } else {
+            self.send_id
+        };
+        let ack_nr = if packet_type == PacketType::Syn {
+            SeqNr(0)
+        } else {
+            self.recv.ack_nr()
+        };
         Header {
             packet_type,
             connection_id,
             timestamp: now.wire(),
             timestamp_diff: self.reply_micro,
-            window: if packet_type == PacketType::Reset { 0 } else { self.advertised_window() as u32 },
+            window: if packet_type == PacketType::Reset {
+                0
+            } else {
+                self.advertised_window() as u32
+            },
             seq_nr,
             ack_nr,
         }
@@ -185,12 +199,21 @@ impl Connection {
         let end = offset + p.payload.len();
         buf.get_mut(offset..end)?.copy_from_slice(&p.payload);
         self.note_sent(now, payload_len, false);
-        Some(Written { len: end, dont_fragment: false })
+        Some(Written {
+            len: end,
+            dont_fragment: false,
+        })
     }
 
     /// Writes an ST_STATE (ACK, with a selective ACK when packets are held out of order) or an
     /// ST_RESET, neither of which consumes a sequence number.
-    fn emit_control(&mut self, now: Instant, buf: &mut [u8], packet_type: PacketType, seq: SeqNr) -> Option<Written> {
+    fn emit_control(
+        &mut self,
+        now: Instant,
+        buf: &mut [u8],
+        packet_type: PacketType,
+        seq: SeqNr,
+    ) -> Option<Written> {
         let header = self.header(now, packet_type, seq);
         let mut mask = [0u8; MAX_SACK_BYTES];
         let sack_len = if packet_type == PacketType::State && self.recv.has_gaps() {
@@ -199,9 +222,15 @@ impl Connection {
         } else {
             0
         };
-        let ext = Extensions { selective_ack: (sack_len > 0).then(|| &mask[..sack_len]), close_reason: None };
+        let ext = Extensions {
+            selective_ack: (sack_len > 0).then(|| &mask[..sack_len]),
+            close_reason: None,
+        };
         let len = encode_prefix(&header, &ext, buf).ok()?;
         self.note_sent(now, 0, true);
-        Some(Written { len, dont_fragment: false })
+        Some(Written {
+            len,
+            dont_fragment: false,
+        })
     }
 }

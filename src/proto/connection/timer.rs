@@ -15,10 +15,19 @@ pub enum Timer {
     Persist = 3,
     /// End of lingering after close, to re-ACK a retransmitted FIN.
     Linger = 4,
+    /// RACK reorder timer (RFC 8985 section 6.3): an overtaken packet becomes lost.
+    Loss = 5,
 }
 
-const COUNT: usize = 5;
-const ALL: [Timer; COUNT] = [Timer::Retransmit, Timer::Ack, Timer::Keepalive, Timer::Persist, Timer::Linger];
+const COUNT: usize = 6;
+const ALL: [Timer; COUNT] = [
+    Timer::Retransmit,
+    Timer::Ack,
+    Timer::Keepalive,
+    Timer::Persist,
+    Timer::Linger,
+    Timer::Loss,
+];
 
 /// Deadlines of every timer of a connection.
 #[derive(Debug, Default, Clone)]

@@ -173,7 +173,7 @@ fn bad_selective_ack_length() {
     for len in [0u8, 1, 3, 5, 6, 7, 255] {
         let mut v = raw(0x21, 1);
         v.extend_from_slice(&[0, len]);
-        v.extend(std::iter::repeat(0xFF).take(usize::from(len)));
+        v.extend(std::iter::repeat_n(0xFF, usize::from(len)));
         assert_eq!(
             Packet::decode(&v),
             Err(DecodeError::BadSelectiveAckLength(len)),
@@ -184,7 +184,7 @@ fn bad_selective_ack_length() {
     for len in [4u8, 8, 12, 32, 252] {
         let mut v = raw(0x21, 1);
         v.extend_from_slice(&[0, len]);
-        v.extend(std::iter::repeat(0xFF).take(usize::from(len)));
+        v.extend(std::iter::repeat_n(0xFF, usize::from(len)));
         let p = Packet::decode(&v).expect("accepted");
         let sack = p.selective_ack.expect("sack");
         assert_eq!(sack.as_bytes().len(), usize::from(len));
@@ -325,7 +325,7 @@ fn extension_bits_of_any_length_are_tolerated() {
     for len in [0u8, 5, 8, 13] {
         let mut v = raw(0x41, EXT_EXTENSION_BITS);
         v.extend_from_slice(&[EXT_NONE, len]);
-        v.extend(std::iter::repeat(0xEE).take(usize::from(len)));
+        v.extend(std::iter::repeat_n(0xEE, usize::from(len)));
         v.extend_from_slice(b"data");
         let p = Packet::decode(&v).expect("decodes");
         assert_eq!(p.payload, b"data", "length {len}");
@@ -395,7 +395,7 @@ fn close_reason_ignores_reserved_bytes_and_skips_other_lengths() {
     for len in [0u8, 2, 3, 6] {
         let mut v = raw(0x31, EXT_CLOSE_REASON);
         v.extend_from_slice(&[EXT_NONE, len]);
-        v.extend(std::iter::repeat(0x11).take(usize::from(len)));
+        v.extend(std::iter::repeat_n(0x11, usize::from(len)));
         v.push(b'!');
         let p = Packet::decode(&v).expect("decodes");
         assert_eq!(p.close_reason, None, "length {len}");

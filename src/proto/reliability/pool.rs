@@ -14,7 +14,10 @@ const MAX_POOLED: usize = 4096;
 impl BufferPool {
     /// A pool handing out buffers with room for `buffer_capacity` bytes.
     pub fn new(buffer_capacity: usize) -> Self {
-        BufferPool { free: Vec::new(), buffer_capacity }
+        BufferPool {
+            free: Vec::new(),
+            buffer_capacity,
+        }
     }
 
     /// An empty buffer, reused when one is free.

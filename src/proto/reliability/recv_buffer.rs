@@ -99,7 +99,8 @@ impl RecvBuffer {
     /// Free space to advertise as our receive window, after `external` bytes the application
     /// holds elsewhere (libutp's `UTP_GET_READ_BUFFER_SIZE`).
     pub fn window(&self, external: usize) -> usize {
-        self.capacity.saturating_sub(self.buffered().saturating_add(external))
+        self.capacity
+            .saturating_sub(self.buffered().saturating_add(external))
     }
 
     /// True when the peer's FIN has been received and every packet before it too.
@@ -249,7 +250,10 @@ mod tests {
     #[test]
     fn in_order_then_gap_then_fill() {
         let mut b = buf();
-        assert_eq!(b.insert(SeqNr(101), b"ab", false), Inserted::InOrder { advanced: 1 });
+        assert_eq!(
+            b.insert(SeqNr(101), b"ab", false),
+            Inserted::InOrder { advanced: 1 }
+        );
         assert_eq!(b.insert(SeqNr(103), b"d", false), Inserted::OutOfOrder);
         assert_eq!(b.insert(SeqNr(104), b"e", false), Inserted::OutOfOrder);
         assert!(b.has_gaps());
@@ -257,7 +261,10 @@ mod tests {
         assert_eq!(b.write_sack(&mut mask), 4);
         // ack_nr = 101: bit 0 = 103, bit 1 = 104.
         assert_eq!(mask[0], 0b11);
-        assert_eq!(b.insert(SeqNr(102), b"c", false), Inserted::InOrder { advanced: 3 });
+        assert_eq!(
+            b.insert(SeqNr(102), b"c", false),
+            Inserted::InOrder { advanced: 3 }
+        );
         assert_eq!(b.ack_nr(), SeqNr(104));
         assert!(!b.has_gaps());
         let mut out = [0u8; 3];
@@ -273,7 +280,10 @@ mod tests {
         assert_eq!(b.insert(SeqNr(104), b"zz", false), Inserted::OutOfOrder);
         assert_eq!(b.insert(SeqNr(102), b"", true), Inserted::OutOfOrder);
         assert_eq!(b.buffered(), 0);
-        assert_eq!(b.insert(SeqNr(101), b"a", false), Inserted::InOrder { advanced: 2 });
+        assert_eq!(
+            b.insert(SeqNr(101), b"a", false),
+            Inserted::InOrder { advanced: 2 }
+        );
         assert!(b.fin_reached());
         assert_eq!(b.ack_nr(), SeqNr(102));
     }
@@ -296,7 +306,10 @@ mod tests {
         assert_eq!(b.insert(SeqNr(104), b"late", false), Inserted::Dropped);
         b.insert(SeqNr(101), b"a", false);
         assert!(!b.fin_reached());
-        assert_eq!(b.insert(SeqNr(102), b"b", false), Inserted::InOrder { advanced: 2 });
+        assert_eq!(
+            b.insert(SeqNr(102), b"b", false),
+            Inserted::InOrder { advanced: 2 }
+        );
         assert!(b.fin_reached());
         assert_eq!(b.readable_len(), 2);
     }
@@ -309,10 +322,16 @@ mod tests {
         b.insert(SeqNr(2), &[0; 1000], false);
         assert_eq!(b.window(0), 0);
         // One packet of slack is accepted, then nothing.
-        assert_eq!(b.insert(SeqNr(3), &[0; 1000], false), Inserted::InOrder { advanced: 1 });
+        assert_eq!(
+            b.insert(SeqNr(3), &[0; 1000], false),
+            Inserted::InOrder { advanced: 1 }
+        );
         assert_eq!(b.insert(SeqNr(4), &[0; 1], false), Inserted::Dropped);
         // Empty packets always fit.
-        assert_eq!(b.insert(SeqNr(4), &[], false), Inserted::InOrder { advanced: 1 });
+        assert_eq!(
+            b.insert(SeqNr(4), &[], false),
+            Inserted::InOrder { advanced: 1 }
+        );
         let mut sink = [0u8; 4096];
         assert_eq!(b.read(&mut sink), 3000);
         assert_eq!(b.window(500), 1500);
@@ -322,7 +341,10 @@ mod tests {
     fn sequence_wrap() {
         let mut b = RecvBuffer::new(10_000, 1000, SeqNr(0xFFFE));
         assert_eq!(b.insert(SeqNr(0), b"b", false), Inserted::OutOfOrder);
-        assert_eq!(b.insert(SeqNr(0xFFFF), b"a", false), Inserted::InOrder { advanced: 2 });
+        assert_eq!(
+            b.insert(SeqNr(0xFFFF), b"a", false),
+            Inserted::InOrder { advanced: 2 }
+        );
         assert_eq!(b.ack_nr(), SeqNr(0));
         let mut out = [0u8; 2];
         assert_eq!(b.read(&mut out), 2);
@@ -348,7 +370,10 @@ mod tests {
     fn discard_acknowledges_without_keeping() {
         let mut b = buf();
         b.discard_incoming();
-        assert_eq!(b.insert(SeqNr(101), b"abc", false), Inserted::InOrder { advanced: 1 });
+        assert_eq!(
+            b.insert(SeqNr(101), b"abc", false),
+            Inserted::InOrder { advanced: 1 }
+        );
         assert_eq!(b.readable_len(), 0);
         assert_eq!(b.window(0), 10_000);
     }

@@ -1,11 +1,12 @@
 //! Packets sent and not yet acknowledged, in sequence order, with what the ACKs and selective
 //! ACKs of BEP 29 tell about each, and the loss detection that decides what to resend.
 //!
-//! Loss detection is by transmission order (the idea of RFC 8985 RACK, with RFC 6675's
-//! DupThresh of 3 as the reordering allowance): every transmission gets a serial number, and
-//! a packet still unacknowledged is lost once a packet transmitted at least three transmissions
-//! after it has been delivered. Because a retransmission gets a fresh serial number, a lost
-//! retransmission is detected the same way, without waiting for a timeout.
+//! Loss detection follows RFC 8985 (RACK): every transmission gets a serial number, and a packet
+//! still unacknowledged is lost once a packet transmitted after it has been delivered and more
+//! than one round trip plus a reordering window has passed since it was sent. Because a
+//! retransmission gets a fresh serial number, a lost retransmission is detected the same way,
+//! without waiting for a timeout; because the test is on time, not on counts, reordering by
+//! jitter does not look like loss once the reordering window has grown to cover it.
 //!
 //! Invariants: `packets[i].seq == base + i`; `in_flight` is the wire size of every packet that is
 //! neither acknowledged, selectively acknowledged, nor marked lost.
@@ -16,10 +17,6 @@ use core::time::Duration;
 use std::collections::VecDeque;
 
 use super::pool::BufferPool;
-
-/// Transmissions after a packet that must be delivered before it counts as lost (RFC 6675
-/// section 2, DupThresh = 3).
-pub const DUP_THRESH: u64 = 3;
 
 /// Bytes of header counted with every packet in flight (BEP 29 header).
 const HEADER_BYTES: usize = 20;
@@ -76,6 +73,44 @@ pub struct AckOutcome {
     pub syn_acked: bool,
     /// Our FIN was acknowledged.
     pub fin_acked: bool,
+    /// A first transmission was delivered after a packet sent later than it: the path
+    /// reorders (RFC 8985 section 6.2 step 3).
+    pub reordered: bool,
+    /// Shortest time between the last retransmission of a newly acknowledged packet and its
+    /// acknowledgement; shorter than the minimum RTT means the original arrived and the
+    /// retransmission was spurious.
+    pub retransmitted_acked_after: Option<Duration>,
+}
+
+impl AckOutcome {
+    /// Folds another outcome of the same ACK into this one.
+    pub fn merge(&mut self, other: AckOutcome) {
+        self.bytes += other.bytes;
+        self.packets += other.packets;
+        self.rtt = min_opt(self.rtt, other.rtt);
+        self.syn_acked |= other.syn_acked;
+        self.fin_acked |= other.fin_acked;
+        self.reordered |= other.reordered;
+        self.retransmitted_acked_after = min_opt(
+            self.retransmitted_acked_after,
+            other.retransmitted_acked_after,
+        );
+    }
+}
+
+fn min_opt(a: Option<Duration>, b: Option<Duration>) -> Option<Duration> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// What loss detection needs to know about a delivered transmission.
+#[derive(Debug, Clone, Copy)]
+struct Delivered {
+    tx_order: u64,
+    last_sent: Instant,
+    transmissions: u32,
 }
 
 /// The send queue of one connection.
@@ -224,7 +259,9 @@ impl SendQueue {
             if !(front.seq == ack_nr || front.seq.precedes(ack_nr)) {
                 break;
             }
-            let Some(p) = self.packets.pop_front() else { break };
+            let Some(p) = self.packets.pop_front() else {
+                break;
+            };
             self.base = self.base.next();
             self.payload_bytes -= p.payload.len();
             if p.lost {
@@ -235,7 +272,14 @@ impl SendQueue {
             if !p.sacked {
                 out.bytes += p.size();
             }
-            self.note_delivered(now, &p, &mut out);
+            if !p.sacked {
+                let delivered = Delivered {
+                    tx_order: p.tx_order,
+                    last_sent: p.last_sent,
+                    transmissions: p.transmissions,
+                };
+                self.note_delivered(now, delivered, &mut out);
+            }
             out.packets += 1;
             match p.kind {
                 Kind::Syn => out.syn_acked = true,
@@ -266,7 +310,9 @@ impl SendQueue {
                 continue;
             }
             let idx = usize::from(seq.distance_from(self.base));
-            let Some(p) = self.packets.get_mut(idx) else { continue };
+            let Some(p) = self.packets.get_mut(idx) else {
+                continue;
+            };
             if p.sacked {
                 continue;
             }
@@ -278,50 +324,64 @@ impl SendQueue {
                 self.in_flight -= p.size();
             }
             out.bytes += p.size();
-            let (tx, sent, once) = (p.tx_order, p.last_sent, p.transmissions == 1);
-            self.delivered_max_tx = self.delivered_max_tx.max(tx);
-            if once {
-                let sample = now.saturating_duration_since(sent);
-                out.rtt = Some(out.rtt.map_or(sample, |r: Duration| r.min(sample)));
-            }
+            let delivered = Delivered {
+                tx_order: p.tx_order,
+                last_sent: p.last_sent,
+                transmissions: p.transmissions,
+            };
+            self.note_delivered(now, delivered, &mut out);
         }
         out
     }
 
-    fn note_delivered(&mut self, now: Instant, p: &SentPacket, out: &mut AckOutcome) {
-        if p.sacked {
-            return;
+    fn note_delivered(&mut self, now: Instant, p: Delivered, out: &mut AckOutcome) {
+        let since_sent = now.saturating_duration_since(p.last_sent);
+        if p.transmissions == 1 {
+            out.rtt = min_opt(out.rtt, Some(since_sent));
+            if p.tx_order < self.delivered_max_tx {
+                out.reordered = true;
+            }
+        } else {
+            out.retransmitted_acked_after =
+                min_opt(out.retransmitted_acked_after, Some(since_sent));
         }
         self.delivered_max_tx = self.delivered_max_tx.max(p.tx_order);
-        if p.transmissions == 1 {
-            let sample = now.saturating_duration_since(p.last_sent);
-            out.rtt = Some(out.rtt.map_or(sample, |r| r.min(sample)));
-        }
     }
 
-    /// Marks as lost every outstanding packet that `DUP_THRESH` later transmissions overtook,
-    /// up to `limit` packets from the front. Returns how many were newly marked.
-    pub fn detect_losses(&mut self) -> usize {
-        if self.delivered_max_tx <= DUP_THRESH {
-            return 0;
-        }
-        let horizon = self.delivered_max_tx - DUP_THRESH;
+    /// RFC 8985 section 6.2 step 5: marks as lost every outstanding packet sent before the
+    /// latest delivered one and at least `rtt + reo_wnd` ago. Returns how many were newly
+    /// marked, and the earliest time another packet will qualify (the RACK reorder timer).
+    pub fn detect_losses(
+        &mut self,
+        now: Instant,
+        rtt: Duration,
+        reo_wnd: Duration,
+    ) -> (usize, Option<Instant>) {
         let mut newly = 0;
+        let mut next = None;
         for p in self.packets.iter_mut() {
-            if p.tx_order > horizon && p.transmissions == 1 {
-                // First transmissions are in sequence order: nothing further can qualify,
-                // except retransmissions, which carry a larger serial anyway.
-                break;
-            }
-            if p.sacked || p.lost || p.tx_order > horizon {
+            if p.tx_order >= self.delivered_max_tx {
+                if p.transmissions == 1 {
+                    // First transmissions are in sequence order: nothing later qualifies, and
+                    // retransmissions further on carry larger serials still.
+                    break;
+                }
                 continue;
             }
-            p.lost = true;
-            self.lost += 1;
-            self.in_flight -= p.size();
-            newly += 1;
+            if p.sacked || p.lost {
+                continue;
+            }
+            let deadline = p.last_sent + rtt + reo_wnd;
+            if deadline <= now {
+                p.lost = true;
+                self.lost += 1;
+                self.in_flight -= p.size();
+                newly += 1;
+            } else {
+                next = Some(next.map_or(deadline, |n: Instant| n.min(deadline)));
+            }
         }
-        newly
+        (newly, next)
     }
 
     /// Marks the oldest outstanding packet lost (three duplicate ACKs without selective ACKs).
@@ -387,10 +447,19 @@ mod tests {
         q.ack_cumulative(t(30), SeqNr(10));
         let out = q.ack_selective(t(30), SeqNr(10), 3, |_| true);
         assert_eq!(out.bytes, 360);
-        assert_eq!(q.detect_losses(), 1);
+        assert!(!out.reordered);
+        // Seq 11 (sent at 1 ms) is overtaken; with an RTT of 20 ms it is lost from 21 ms on.
+        let rtt = Duration::from_millis(20);
+        assert_eq!(
+            q.detect_losses(t(30), rtt, Duration::from_millis(29)),
+            (0, Some(t(50)))
+        );
+        assert_eq!(q.detect_losses(t(30), rtt, Duration::ZERO), (1, None));
         assert_eq!(q.first_lost(), Some(SeqNr(11)));
         assert_eq!(q.in_flight(), 120); // only seq 15 is still in flight
-        let p = q.retransmit(t(31), SeqNr(11)).map(|p| (p.transmissions, p.tx_order));
+        let p = q
+            .retransmit(t(31), SeqNr(11))
+            .map(|p| (p.transmissions, p.tx_order));
         assert_eq!(p, Some((2, 7)));
         assert_eq!(q.lost_count(), 0);
         // The retransmission is lost too: three later transmissions delivered.
@@ -399,8 +468,28 @@ mod tests {
         }
         // Bits 0..7 cover seq 12..=18: everything after 11 has arrived.
         q.ack_selective(t(40), SeqNr(10), 7, |_| true);
-        assert_eq!(q.detect_losses(), 1, "lost retransmission detected");
+        assert_eq!(
+            q.detect_losses(t(60), rtt, Duration::ZERO).0,
+            1,
+            "lost retransmission detected"
+        );
         assert_eq!(q.first_lost(), Some(SeqNr(11)));
+    }
+
+    #[test]
+    fn late_first_transmission_reports_reordering_and_spurious_retransmission() {
+        let mut q = queue_with(3);
+        q.ack_selective(t(20), SeqNr(9), 2, |i| i == 1); // seq 12 (bit 1 from ack_nr 9 + 2 = 11)
+        let out = q.ack_cumulative(t(25), SeqNr(11));
+        assert!(out.reordered, "10 and 11 arrived after 12");
+        let mut q = queue_with(1);
+        q.mark_front_lost();
+        q.retransmit(t(30), SeqNr(10));
+        let out = q.ack_cumulative(t(31), SeqNr(10));
+        assert_eq!(
+            out.retransmitted_acked_after,
+            Some(Duration::from_millis(1))
+        );
     }
 
     #[test]
