@@ -80,6 +80,14 @@ pub enum DatagramEvent {
 /// Tries to draw a connection id not in use for a peer before giving up.
 const CONNECTION_ID_ATTEMPTS: usize = 64;
 
+/// Draws the receive id of an outgoing connection: random, not in use for this peer, and never
+/// 0xFFFF, whose send id would wrap to 0 and fail the acceptor's id check (a libutp bug).
+fn pick_recv_id(mut draw: impl FnMut() -> u16, in_use: impl Fn(u16) -> bool) -> Option<u16> {
+    (0..CONNECTION_ID_ATTEMPTS)
+        .map(|_| draw())
+        .find(|&id| id != 0xFFFF && !in_use(id))
+}
+
 /// Every connection on one socket.
 #[derive(Debug)]
 pub struct Endpoint {
@@ -176,17 +184,11 @@ impl Endpoint {
         if self.connections.len() >= self.config.max_connections {
             return Err(ConnectError::TooManyConnections);
         }
-        // Receive id = seed, send id = seed + 1 (BEP 29, as libutp). 0xFFFF is skipped: its
-        // send id would wrap to 0 and the acceptor's id check would fail (libutp bug).
-        let mut recv_id = None;
-        for _ in 0..CONNECTION_ID_ATTEMPTS {
-            let id = self.rng.next_u16();
-            if id != 0xFFFF && !self.by_key.contains_key(&(remote, id)) {
-                recv_id = Some(id);
-                break;
-            }
-        }
-        let recv_id = recv_id.ok_or(ConnectError::NoConnectionIds)?;
+        // Receive id = seed, send id = seed + 1 (BEP 29, as libutp).
+        let by_key = &self.by_key;
+        let rng = &mut self.rng;
+        let recv_id = pick_recv_id(|| rng.next_u16(), |id| by_key.contains_key(&(remote, id)))
+            .ok_or(ConnectError::NoConnectionIds)?;
         let initial_seq = self.initial_seq();
         let handle = self.new_handle();
         let conn = Connection::outgoing(handle, remote, recv_id, initial_seq, &self.config, now);
@@ -541,6 +543,23 @@ impl Endpoint {
         Ok(())
     }
 
+    /// Acknowledges received data at once on every connection that owes an ACK, instead of
+    /// waiting for the delayed-ACK timer (libutp's `utp_issue_deferred_acks`; call it after
+    /// draining the socket).
+    pub fn flush_acks(&mut self) {
+        let handles: Vec<ConnectionHandle> = self
+            .connections
+            .iter_mut()
+            .filter_map(|(h, c)| c.owes_ack().then_some(*h))
+            .collect();
+        for h in handles {
+            if let Some(c) = self.connections.get_mut(&h) {
+                c.flush_ack();
+            }
+            self.touch(h);
+        }
+    }
+
     /// The peer's address.
     pub fn peer_addr(&self, handle: ConnectionHandle) -> Result<SocketAddr, StreamError> {
         Ok(self.connection(handle)?.remote())
@@ -565,3 +584,6 @@ impl Endpoint {
             .map(|t| t.saturating_duration_since(now))
     }
 }
+
+#[cfg(test)]
+mod tests;

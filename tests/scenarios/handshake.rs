@@ -144,3 +144,78 @@ fn simultaneous_open_gives_two_distinct_connections() {
         }
     }
 }
+
+#[test]
+fn idle_connection_sends_keepalives_and_stays_up() {
+    let mut pair = Pair::symmetric("idle: keepalives", 6, delay_ms(10));
+    let mut plan = Plan::transfer(1000, SEED_A, 1000, SEED_B);
+    plan.shutdown_when_sent = false;
+    plan.close_when_done = false;
+    let mut plan_b = Plan::transfer(1000, SEED_B, 1000, SEED_A);
+    plan_b.shutdown_when_sent = false;
+    plan_b.close_when_done = false;
+    pair.sim.node_mut(pair.b).accept_plan = Some(plan_b);
+    let to = addr_b();
+    let ha = pair
+        .sim
+        .with_node(pair.a, |n, now| n.connect(now, to, plan));
+    pair.sim.run_for(Duration::from_secs(1));
+    let before = pair.sim.link_stats(addr_a(), addr_b()).sent;
+    let before_back = pair.sim.link_stats(addr_b(), addr_a()).sent;
+    pair.sim.run_for(Duration::from_secs(70));
+    let keepalives = pair.sim.link_stats(addr_a(), addr_b()).sent - before;
+    let keepalives_back = pair.sim.link_stats(addr_b(), addr_a()).sent - before_back;
+    // One every 29 s of silence (as libutp), from each side.
+    assert_eq!(keepalives, 2, "A sent {keepalives} datagrams while idle");
+    assert_eq!(
+        keepalives_back, 2,
+        "B sent {keepalives_back} datagrams while idle"
+    );
+    assert_eq!(
+        pair.a().endpoint.state(ha),
+        Ok(utp::proto::State::Connected)
+    );
+    assert!(pair.a().conn(ha).errors.is_empty() && only(pair.b()).errors.is_empty());
+    assert_eq!(pair.a().conn(ha).received, 1000);
+}
+
+#[test]
+fn ipv6_peers_use_the_ipv6_packet_size() {
+    let (a6, b6): (std::net::SocketAddr, std::net::SocketAddr) = (
+        "[fd00::1]:6881".parse().unwrap(),
+        "[fd00::2]:6881".parse().unwrap(),
+    );
+    let seed = utp::sim::seed_from_env(7);
+    let mut sim = utp::sim::Sim::new(seed);
+    let cfg = utp::proto::Config::default();
+    let na = sim.add_node(
+        a6,
+        utp::sim::app::EndpointNode::new(utp::proto::Endpoint::new(cfg.clone(), 1).unwrap()),
+    );
+    let nb = sim.add_node(
+        b6,
+        utp::sim::app::EndpointNode::new(utp::proto::Endpoint::new(cfg, 2).unwrap()),
+    );
+    sim.set_default_link(delay_ms(10).mtu(1280 - 48));
+    sim.node_mut(nb).accept_plan = Some(Plan::transfer(MIB, SEED_B, MIB, SEED_A));
+    sim.with_node(na, |n, now| {
+        n.connect(now, b6, Plan::transfer(MIB, SEED_A, MIB, SEED_B))
+    });
+    let deadline = sim.now() + Duration::from_secs(30);
+    let done = sim.run_until(deadline, |s| {
+        [na, nb].iter().all(|&i| {
+            s.node(i).conns.values().all(|c| c.closed_at.is_some()) && !s.node(i).conns.is_empty()
+        })
+    });
+    assert!(done);
+    for i in [na, nb] {
+        let c = only(sim.node(i));
+        assert!(c.received_all() && c.errors.is_empty());
+        assert_eq!(c.stats.mtu, 1232);
+    }
+    assert_eq!(
+        sim.total_stats().dropped_mtu,
+        0,
+        "no datagram exceeded the IPv6 size"
+    );
+}

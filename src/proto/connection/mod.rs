@@ -151,7 +151,8 @@ impl Connection {
             unsent: VecDeque::new(),
             recv: RecvBuffer::new(config.recv_buffer, mss, ack_nr),
             rtt: RttEstimator::new(config.initial_rto, config.min_rto, config.max_rto),
-            cc: Ledbat::new(cc_config, mss),
+            // The window counts whole datagrams, headers included (as libutp).
+            cc: Ledbat::new(cc_config, packet_size),
             // Until the peer tells us, assume it can take a full send buffer (libutp assumes
             // 255 packets' worth).
             peer_window: config.send_buffer,
@@ -359,6 +360,19 @@ impl Connection {
         self.recv.readable_len()
     }
 
+    /// True when received data is waiting for its ACK.
+    pub(crate) fn owes_ack(&self) -> bool {
+        self.unacked_packets > 0 && !self.is_released()
+    }
+
+    /// Sends an ACK for received data now instead of waiting for the delayed-ACK timer
+    /// (libutp's `utp_issue_deferred_acks`).
+    pub fn flush_ack(&mut self) {
+        if self.unacked_packets > 0 {
+            self.ack_due = true;
+        }
+    }
+
     /// Sends an ACK now if the reader freed enough room that the peer should hear about it
     /// (RFC 9293 section 3.8.6.2.2: an update of at least two packets or half the buffer).
     fn maybe_window_update(&mut self) {
@@ -462,8 +476,7 @@ impl Connection {
 
     /// Handles expired timers.
     pub(crate) fn handle_timeout(&mut self, now: Instant, events: &mut EventQueue) {
-        let due: Vec<Timer> = self.timers.expire(now).collect();
-        for timer in due {
+        for timer in self.timers.expire(now) {
             match timer {
                 Timer::Retransmit => self.on_retransmit_timeout(now, events),
                 Timer::Ack => self.ack_due = true,

@@ -1,0 +1,373 @@
+//! Endpoint unit tests: demultiplexing, answers to unknown traffic, and hostile input.
+
+use super::*;
+use crate::proto::packet::{encode, Extensions, Header, PacketType};
+use crate::proto::time::WireTime;
+use proptest::prelude::*;
+
+fn addr(s: &str) -> SocketAddr {
+    s.parse().expect("address")
+}
+
+fn a() -> SocketAddr {
+    addr("10.0.0.1:1000")
+}
+
+fn b() -> SocketAddr {
+    addr("10.0.0.2:2000")
+}
+
+/// Moves every pending datagram between two endpoints until both are quiet; `b` accepts.
+fn exchange(ea: &mut Endpoint, eb: &mut Endpoint, now: Instant) -> Vec<ConnectionHandle> {
+    let mut accepted = Vec::new();
+    let mut buf = vec![0u8; 2048];
+    for _ in 0..1000 {
+        let mut moved = false;
+        while let Some(t) = ea.poll_transmit(now, &mut buf) {
+            moved = true;
+            if let DatagramEvent::Incoming(i) = eb.handle_datagram(now, a(), &buf[..t.len]) {
+                accepted.push(eb.accept(now, i).expect("accept"));
+            }
+        }
+        while let Some(t) = eb.poll_transmit(now, &mut buf) {
+            moved = true;
+            ea.handle_datagram(now, b(), &buf[..t.len]);
+        }
+        if !moved {
+            return accepted;
+        }
+    }
+    panic!("endpoints never went quiet");
+}
+
+fn connected_pair() -> (Endpoint, Endpoint, ConnectionHandle, ConnectionHandle) {
+    let mut ea = Endpoint::new(Config::default(), 1).expect("endpoint");
+    let mut eb = Endpoint::new(Config::default(), 2).expect("endpoint");
+    let now = Instant::from_micros(1_000_000);
+    let ha = ea.connect(now, b()).expect("connect");
+    let hb = exchange(&mut ea, &mut eb, now)[0];
+    assert_eq!(ea.poll_event(), Some((ha, Event::Connected)));
+    assert_eq!(eb.poll_event(), Some((hb, Event::Connected)));
+    (ea, eb, ha, hb)
+}
+
+fn header(packet_type: PacketType, connection_id: u16, seq: u16, ack: u16) -> Header {
+    Header {
+        packet_type,
+        connection_id,
+        timestamp: WireTime(1),
+        timestamp_diff: 0,
+        window: 100_000,
+        seq_nr: SeqNr(seq),
+        ack_nr: SeqNr(ack),
+    }
+}
+
+fn datagram(h: &Header, payload: &[u8]) -> Vec<u8> {
+    let mut out = vec![0u8; 2048];
+    let n = encode(h, &Extensions::default(), payload, &mut out).expect("encode");
+    out.truncate(n);
+    out
+}
+
+#[test]
+fn data_flows_and_closes_between_two_endpoints() {
+    let (mut ea, mut eb, ha, hb) = connected_pair();
+    let now = Instant::from_micros(2_000_000);
+    assert_eq!(ea.write(ha, b"hello"), Ok(5));
+    ea.shutdown(ha).expect("shutdown");
+    exchange(&mut ea, &mut eb, now);
+    let mut buf = [0u8; 16];
+    assert_eq!(eb.read(hb, &mut buf), Ok(5));
+    assert_eq!(&buf[..5], b"hello");
+    assert_eq!(eb.read(hb, &mut buf), Ok(0), "EOF after the data");
+    let events: Vec<_> = std::iter::from_fn(|| eb.poll_event()).collect();
+    assert_eq!(events, vec![(hb, Event::Readable), (hb, Event::Eof)]);
+    assert_eq!(ea.write(ha, b"more"), Err(StreamError::WriteClosed));
+}
+
+#[test]
+fn non_utp_datagrams_are_passed_on() {
+    let mut e = Endpoint::new(Config::default(), 1).expect("endpoint");
+    let dht = b"d1:ad2:id20:abcdefghij0123456789e1:q4:ping1:t2:aa1:y1:qe";
+    assert_eq!(
+        e.handle_datagram(Instant::ZERO, a(), dht),
+        DatagramEvent::NotUtp
+    );
+    assert_eq!(
+        e.handle_datagram(Instant::ZERO, a(), &[0x41; 10]),
+        DatagramEvent::NotUtp
+    );
+    assert_eq!(
+        e.handle_datagram(Instant::ZERO, a(), &[]),
+        DatagramEvent::NotUtp
+    );
+}
+
+#[test]
+fn unknown_connection_gets_a_reset_echoing_its_ids() {
+    let mut e = Endpoint::new(Config::default(), 1).expect("endpoint");
+    let d = datagram(&header(PacketType::Data, 777, 40, 9), b"x");
+    assert_eq!(
+        e.handle_datagram(Instant::ZERO, a(), &d),
+        DatagramEvent::Handled
+    );
+    let mut buf = [0u8; 2048];
+    let t = e.poll_transmit(Instant::ZERO, &mut buf).expect("a RESET");
+    assert_eq!(t.destination, a());
+    let reset = Packet::decode(&buf[..t.len]).expect("decodes");
+    assert_eq!(reset.header.packet_type, PacketType::Reset);
+    assert_eq!(reset.header.connection_id, 777);
+    assert_eq!(reset.header.ack_nr, SeqNr(40));
+    assert_eq!(reset.header.window, 0);
+    // A RESET for nothing is never answered.
+    let r = datagram(&header(PacketType::Reset, 5, 1, 1), b"");
+    assert_eq!(
+        e.handle_datagram(Instant::ZERO, a(), &r),
+        DatagramEvent::Handled
+    );
+    assert!(e.poll_transmit(Instant::ZERO, &mut buf).is_none());
+}
+
+#[test]
+fn resets_are_rate_limited() {
+    let mut e = Endpoint::new(Config::default(), 1).expect("endpoint");
+    let burst = Config::default().reset_burst as u64;
+    let mut buf = [0u8; 2048];
+    for i in 0..1000u16 {
+        let d = datagram(&header(PacketType::State, i, i, 0), b"");
+        e.handle_datagram(Instant::from_micros(1000), a(), &d);
+    }
+    let mut sent = 0;
+    while e
+        .poll_transmit(Instant::from_micros(1000), &mut buf)
+        .is_some()
+    {
+        sent += 1;
+    }
+    assert_eq!(sent, burst);
+    assert_eq!(e.stats().resets_suppressed, 1000 - burst);
+    // One second later the bucket has refilled by the configured rate.
+    for i in 0..1000u16 {
+        let d = datagram(&header(PacketType::State, i, i, 0), b"");
+        e.handle_datagram(Instant::from_micros(1_001_000), a(), &d);
+    }
+    assert_eq!(
+        e.stats().resets_sent,
+        burst + u64::from(Config::default().reset_rate).min(burst)
+    );
+}
+
+#[test]
+fn syn_is_accepted_only_when_the_application_says_so() {
+    let mut e = Endpoint::new(Config::default(), 1).expect("endpoint");
+    let syn = datagram(&header(PacketType::Syn, 100, 5000, 0), b"");
+    let DatagramEvent::Incoming(incoming) = e.handle_datagram(Instant::ZERO, a(), &syn) else {
+        panic!("a SYN is a connection request");
+    };
+    assert_eq!(incoming.remote(), a());
+    assert_eq!(incoming.connection_id(), 100);
+    drop(incoming);
+    // Ignored: nothing sent, nothing kept.
+    let mut buf = [0u8; 2048];
+    assert!(e.poll_transmit(Instant::ZERO, &mut buf).is_none());
+    assert_eq!(e.connection_count(), 0);
+    // Accepted: SYN-ACK with the SYN's id (we send on it) and ack_nr = SYN seq.
+    let DatagramEvent::Incoming(incoming) = e.handle_datagram(Instant::ZERO, a(), &syn) else {
+        panic!()
+    };
+    let h = e.accept(Instant::ZERO, incoming).expect("accept");
+    let t = e.poll_transmit(Instant::ZERO, &mut buf).expect("SYN-ACK");
+    let synack = Packet::decode(&buf[..t.len]).expect("decodes").header;
+    assert_eq!(synack.packet_type, PacketType::State);
+    assert_eq!(synack.connection_id, 100);
+    assert_eq!(synack.ack_nr, SeqNr(5000));
+    // A retransmitted SYN gets the same SYN-ACK again (libutp ignores it).
+    assert_eq!(
+        e.handle_datagram(Instant::from_micros(10), a(), &syn),
+        DatagramEvent::Handled
+    );
+    let t2 = e
+        .poll_transmit(Instant::from_micros(10), &mut buf)
+        .expect("SYN-ACK again");
+    let again = Packet::decode(&buf[..t2.len]).expect("decodes");
+    assert_eq!(again.header.seq_nr, synack.seq_nr);
+    assert_eq!(again.header.ack_nr, SeqNr(5000));
+    assert_eq!(e.poll_event(), Some((h, Event::Connected)));
+}
+
+#[test]
+fn recv_id_never_wraps_and_avoids_ids_in_use() {
+    let mut script = [0xFFFF, 7, 8].into_iter();
+    assert_eq!(
+        pick_recv_id(|| script.next().unwrap_or(0), |id| id == 7),
+        Some(8)
+    );
+    assert_eq!(pick_recv_id(|| 0xFFFF, |_| false), None);
+}
+
+#[test]
+fn packets_acknowledging_unsent_data_are_dropped() {
+    let (mut ea, mut eb, ha, hb) = connected_pair();
+    let _ = (ha, eb.poll_event());
+    // Learn the ids and sequence numbers from a real packet.
+    ea.write(ha, b"x").expect("write");
+    let mut buf = [0u8; 2048];
+    let t = ea
+        .poll_transmit(Instant::from_micros(2_000_000), &mut buf)
+        .expect("data");
+    let real = Packet::decode(&buf[..t.len]).expect("decodes").header;
+    // Same connection, next sequence number, but acknowledging 1000 packets B never sent.
+    let mut forged = real;
+    forged.ack_nr = real.ack_nr.add(1000);
+    eb.handle_datagram(
+        Instant::from_micros(2_000_000),
+        a(),
+        &datagram(&forged, b"evil"),
+    );
+    assert_eq!(eb.readable_len(hb), Ok(0), "forged packet ignored");
+    eb.handle_datagram(Instant::from_micros(2_000_000), a(), &buf[..t.len]);
+    assert_eq!(eb.readable_len(hb), Ok(1));
+    exchange(&mut ea, &mut eb, Instant::from_micros(2_000_000));
+}
+
+#[test]
+fn handles_are_invalid_after_closed() {
+    let mut e = Endpoint::new(Config::default(), 1).expect("endpoint");
+    let h = e.connect(Instant::ZERO, b()).expect("connect");
+    e.close(Instant::ZERO, h).expect("close");
+    assert_eq!(e.poll_event(), Some((h, Event::Closed)));
+    assert_eq!(e.write(h, b"x"), Err(StreamError::UnknownConnection));
+    assert_eq!(
+        e.close(Instant::ZERO, h),
+        Err(StreamError::UnknownConnection)
+    );
+    assert_eq!(
+        e.read(ConnectionHandle(999), &mut [0; 4]),
+        Err(StreamError::UnknownConnection)
+    );
+    assert_eq!(
+        e.connect(Instant::ZERO, addr("0.0.0.0:80")),
+        Err(ConnectError::InvalidAddress)
+    );
+    assert_eq!(
+        e.connect(Instant::ZERO, addr("10.0.0.2:0")),
+        Err(ConnectError::InvalidAddress)
+    );
+}
+
+#[test]
+fn truncated_datagrams_never_panic() {
+    let (mut ea, mut eb, ha, _hb) = connected_pair();
+    ea.write(ha, &[7u8; 3000]).expect("write");
+    let mut buf = [0u8; 2048];
+    let now = Instant::from_micros(2_000_000);
+    while let Some(t) = ea.poll_transmit(now, &mut buf) {
+        for cut in 0..=t.len {
+            eb.handle_datagram(now, a(), &buf[..cut]);
+        }
+    }
+    let _ = std::iter::from_fn(|| eb.poll_event()).count();
+    eb.handle_timeout(Instant::from_micros(60_000_000));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    /// Arbitrary bytes, and arbitrary bytes dressed as packets of a live connection, fed to an
+    /// endpoint with an established connection: no panic, and the connection still works.
+    #[test]
+    fn random_datagrams_never_panic(
+        datagrams in proptest::collection::vec(
+            (any::<u8>(), any::<bool>(), proptest::collection::vec(any::<u8>(), 0..120)), 1..20)
+    ) {
+        let (mut ea, mut eb, ha, hb) = connected_pair();
+        let now = Instant::from_micros(3_000_000);
+        ea.write(ha, b"ping").expect("write");
+        let mut buf = [0u8; 2048];
+        let t = ea.poll_transmit(now, &mut buf).expect("data");
+        let template = buf[..t.len].to_vec();
+        for (type_version, keep_ids, mut bytes) in datagrams {
+            if keep_ids && bytes.len() >= 4 {
+                // A valid type/version and B's connection id: reaches the connection logic.
+                bytes[0] = ((type_version % 5) << 4) | 1;
+                bytes[2..4].copy_from_slice(&template[2..4]);
+            }
+            eb.handle_datagram(now, a(), &bytes);
+            while eb.poll_transmit(now, &mut buf).is_some() {}
+            eb.handle_timeout(now);
+        }
+        while eb.poll_event().is_some() {}
+        prop_assert!(eb.connection_count() <= 1);
+        let _ = hb;
+    }
+}
+
+/// Drains every datagram `e` wants to send now.
+fn drain(e: &mut Endpoint, now: Instant) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut buf = [0u8; 2048];
+    while let Some(t) = e.poll_transmit(now, &mut buf) {
+        out.push(buf[..t.len].to_vec());
+    }
+    out
+}
+
+#[test]
+fn nagle_holds_small_writes_while_data_is_in_flight() {
+    let (mut ea, mut eb, ha, _) = connected_pair();
+    let now = Instant::from_micros(2_000_000);
+    ea.write(ha, &[1; 10]).expect("write");
+    let first = drain(&mut ea, now);
+    assert_eq!(
+        first.len(),
+        1,
+        "nothing in flight: the small packet goes at once"
+    );
+    ea.write(ha, &[2; 10]).expect("write");
+    ea.write(ha, &[3; 10]).expect("write");
+    assert!(
+        drain(&mut ea, now).is_empty(),
+        "held while the first is unacknowledged"
+    );
+    // The ACK for the first packet releases both small writes in one packet.
+    eb.handle_datagram(now, a(), &first[0]);
+    eb.flush_acks();
+    for d in drain(&mut eb, now) {
+        ea.handle_datagram(now, b(), &d);
+    }
+    let next = drain(&mut ea, now);
+    assert_eq!(next.len(), 1);
+    assert_eq!(
+        Packet::decode(&next[0]).expect("decodes").payload,
+        &[[2u8; 10], [3u8; 10]].concat()[..]
+    );
+}
+
+#[test]
+fn delayed_ack_every_second_full_packet_or_on_the_timer() {
+    let (mut ea, mut eb, ha, _) = connected_pair();
+    let now = Instant::from_micros(2_000_000);
+    let mss = Config::default().max_packet_size_v4 - 20;
+    ea.write(ha, &vec![9; 3 * mss]).expect("write");
+    let data = drain(&mut ea, now);
+    assert!(data.len() >= 2, "initial window of two packets");
+    eb.handle_datagram(now, a(), &data[0]);
+    assert!(drain(&mut eb, now).is_empty(), "one packet: the ACK waits");
+    eb.handle_datagram(now, a(), &data[1]);
+    let acks = drain(&mut eb, now);
+    assert_eq!(acks.len(), 1, "second full packet: ACK at once");
+    // The ACK opens the window for the third packet, which arrives alone.
+    ea.handle_datagram(now, b(), &acks[0]);
+    let third = drain(&mut ea, now);
+    assert_eq!(third.len(), 1);
+    eb.handle_datagram(now, a(), &third[0]);
+    assert!(
+        drain(&mut eb, now).is_empty(),
+        "a lone packet: the ACK waits"
+    );
+    let deadline = eb.poll_timeout().expect("delayed-ACK timer armed");
+    assert_eq!(deadline, now + Config::default().delayed_ack);
+    eb.handle_timeout(deadline);
+    assert_eq!(drain(&mut eb, deadline).len(), 1, "the timer sends the ACK");
+}
