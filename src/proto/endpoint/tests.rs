@@ -167,7 +167,7 @@ fn syn_is_accepted_only_when_the_application_says_so() {
     };
     assert_eq!(incoming.remote(), a());
     assert_eq!(incoming.connection_id(), 100);
-    drop(incoming);
+    let _ignored = incoming;
     // Ignored: nothing sent, nothing kept.
     let mut buf = [0u8; 2048];
     assert!(e.poll_transmit(Instant::ZERO, &mut buf).is_none());
