@@ -88,6 +88,24 @@ fn pick_recv_id(mut draw: impl FnMut() -> u16, in_use: impl Fn(u16) -> bool) -> 
         .find(|&id| id != 0xFFFF && !in_use(id))
 }
 
+/// Makes sure the timer heap wakes `conn` no later than its next deadline. A deadline that
+/// moved later keeps the earlier heap entry: the connection is then woken early, finds nothing
+/// due, and is rescheduled. This keeps the heap near one entry per connection even though the
+/// ACK and retransmission timers move on nearly every packet.
+fn schedule(
+    timers: &mut BinaryHeap<Reverse<(Instant, ConnectionHandle)>>,
+    handle: ConnectionHandle,
+    conn: &mut Connection,
+) {
+    let Some(next) = conn.next_timeout() else {
+        return;
+    };
+    if conn.scheduled.is_none_or(|at| next < at) {
+        conn.scheduled = Some(next);
+        timers.push(Reverse((next, handle)));
+    }
+}
+
 /// Every connection on one socket.
 #[derive(Debug)]
 pub struct Endpoint {
@@ -263,13 +281,7 @@ impl Endpoint {
             conn.queued = true;
             self.ready.push_back(handle);
         }
-        let next = conn.next_timeout();
-        if next != conn.scheduled {
-            conn.scheduled = next;
-            if let Some(at) = next {
-                self.timers.push(Reverse((at, handle)));
-            }
-        }
+        schedule(&mut self.timers, handle, conn);
     }
 
     /// Feeds one received datagram.
@@ -431,13 +443,7 @@ impl Endpoint {
                     let destination = conn.remote();
                     self.ready.push_back(handle);
                     self.stats.sent_by_size[size_bucket(written.len)] += 1;
-                    let next = conn.next_timeout();
-                    if next != conn.scheduled {
-                        conn.scheduled = next;
-                        if let Some(at) = next {
-                            self.timers.push(Reverse((at, handle)));
-                        }
-                    }
+                    schedule(&mut self.timers, handle, conn);
                     if conn.is_finished() {
                         self.touch(handle);
                     }
@@ -465,13 +471,7 @@ impl Endpoint {
             self.touch(handle);
             return;
         }
-        let next = conn.next_timeout();
-        if next != conn.scheduled {
-            conn.scheduled = next;
-            if let Some(at) = next {
-                self.timers.push(Reverse((at, handle)));
-            }
-        }
+        schedule(&mut self.timers, handle, conn);
     }
 
     /// The next event, if any.
