@@ -9,8 +9,10 @@
 //!   counted by a wrapping `#[global_allocator]`. The target is zero allocations per datagram.
 //!
 //! The same figures are measured in the same run for a baseline: the simulator alone moving the
-//! same number of 1402-byte datagrams (and the same share of small ACK-sized ones) between two
-//! trivial nodes. The engine's own cost is the difference between the two.
+//! same number of 1402-byte datagrams between two trivial nodes, shaped like the engine's
+//! traffic (one 20-byte ACK per as many datagrams as the engine's receiver acknowledged at once,
+//! and about as many datagrams in flight). The engine's own cost (its packet handling plus the
+//! scripted application's writes, reads and pattern checks) is the difference between the two.
 //!
 //! Run it with `cargo bench --features sim --bench engine`; a shorter run with
 //! `RUTP_BENCH_MIB=64 cargo bench --features sim --bench engine`. It exits non-zero when the
@@ -48,17 +50,15 @@ const BASELINE_DATAGRAM: usize = 1402;
 /// Datagram size of the baseline's ACKs: a bare uTP header.
 const BASELINE_ACK: usize = 20;
 
-/// Datagrams the baseline sender keeps in flight.
-const BASELINE_WINDOW: u64 = 64;
-
 /// How many simulator steps run between two checks of the stop condition.
 const CHECK_EVERY: u64 = 256;
 
 /// Virtual time a run may take before it is declared stuck.
 const VIRTUAL_LIMIT: Duration = Duration::from_secs(3600);
 
-/// Pattern seeds of what A and B send.
+/// Pattern seed of what A sends.
 const SEED_A: u64 = 11;
+/// Pattern seed of what B sends (nothing: B only receives).
 const SEED_B: u64 = 22;
 
 // ---------------------------------------------------------------------------------------------
@@ -73,10 +73,12 @@ static ALLOCS: AtomicU64 = AtomicU64::new(0);
 /// Bytes requested by those allocations.
 static ALLOC_BYTES: AtomicU64 = AtomicU64::new(0);
 
+/// Every heap allocation of the benchmark goes through the counter.
 #[global_allocator]
 static GLOBAL: CountingAlloc = CountingAlloc;
 
 impl CountingAlloc {
+    /// Counts one allocation of `size` bytes.
     fn count(size: usize) {
         ALLOCS.fetch_add(1, Relaxed);
         ALLOC_BYTES.fetch_add(size as u64, Relaxed);
@@ -138,6 +140,7 @@ impl Clock {
         }
     }
 
+    /// What the report calls this clock.
     fn describe(self) -> &'static str {
         match self {
             Clock::SchedStat => "thread CPU time, /proc/thread-self/schedstat (ns)",
@@ -191,11 +194,17 @@ fn read_proc_stat() -> Option<Duration> {
 /// A point in a run: clocks, allocation counters and datagrams delivered so far.
 #[derive(Debug, Clone, Copy)]
 struct Snapshot {
+    /// CPU time used so far (see [`Clock`]).
     cpu: Duration,
+    /// Wall clock.
     wall: std::time::Instant,
+    /// Allocations so far.
     allocs: u64,
+    /// Bytes allocated so far.
     alloc_bytes: u64,
+    /// Datagrams delivered so far, both directions.
     datagrams: u64,
+    /// Payload bytes delivered so far.
     bytes: u64,
 }
 
@@ -243,17 +252,28 @@ impl Snapshot {
 /// What a measured phase cost.
 #[derive(Debug, Clone, Copy)]
 struct Figures {
+    /// Payload bytes moved.
     bytes: u64,
+    /// CPU time taken.
     cpu: Duration,
+    /// Wall time taken.
     wall: Duration,
+    /// Datagrams delivered, both directions.
     datagrams: u64,
+    /// Heap allocations made.
     allocs: u64,
+    /// Bytes those allocations requested.
     alloc_bytes: u64,
+    /// Mean number of datagrams in flight in the simulator (its event heap and buffer pool
+    /// work harder the more there are).
+    in_flight: f64,
 }
 
 impl Figures {
-    fn between(start: &Snapshot, end: &Snapshot) -> Figures {
+    /// The cost of the phase from `start` to `end`.
+    fn between(start: &Snapshot, end: &Snapshot, in_flight: f64) -> Figures {
         Figures {
+            in_flight,
             bytes: end.bytes - start.bytes,
             cpu: end.cpu.saturating_sub(start.cpu),
             wall: end.wall.duration_since(start.wall),
@@ -263,24 +283,51 @@ impl Figures {
         }
     }
 
+    /// Payload moved, in MiB.
     fn mib(&self) -> f64 {
         self.bytes as f64 / MIB as f64
     }
 
+    /// Payload moved per second of CPU time.
     fn mib_per_cpu_s(&self) -> f64 {
         self.mib() / self.cpu.as_secs_f64().max(1e-9)
     }
 
+    /// CPU time per delivered datagram, in nanoseconds.
     fn ns_per_datagram(&self) -> f64 {
         self.cpu.as_nanos() as f64 / self.datagrams.max(1) as f64
     }
 
+    /// Heap allocations per delivered datagram.
     fn allocs_per_datagram(&self) -> f64 {
         self.allocs as f64 / self.datagrams.max(1) as f64
     }
 
+    /// Bytes allocated per delivered datagram.
     fn bytes_per_datagram(&self) -> f64 {
         self.alloc_bytes as f64 / self.datagrams.max(1) as f64
+    }
+}
+
+/// Running mean of the datagrams in flight, sampled whenever a run checks its stop condition.
+#[derive(Debug, Default)]
+struct InFlight {
+    /// Sum of the samples.
+    sum: u64,
+    /// Number of samples.
+    samples: u64,
+}
+
+impl InFlight {
+    /// Adds the current number of datagrams in flight.
+    fn sample<N: Node>(&mut self, sim: &Sim<N>) {
+        self.sum += sim.in_flight() as u64;
+        self.samples += 1;
+    }
+
+    /// The mean of the samples (0 without any).
+    fn mean(&self) -> f64 {
+        self.sum as f64 / self.samples.max(1) as f64
     }
 }
 
@@ -314,10 +361,12 @@ fn run_until<N: Node>(
 // The engine run
 // ---------------------------------------------------------------------------------------------
 
+/// Address of A, the sender.
 fn addr_a() -> SocketAddr {
     SocketAddr::from(([10, 0, 0, 1], 6881))
 }
 
+/// Address of B, the receiver.
 fn addr_b() -> SocketAddr {
     SocketAddr::from(([10, 0, 0, 2], 6881))
 }
@@ -332,6 +381,7 @@ fn delivered<N: Node>(sim: &Sim<N>) -> (u64, u64) {
 
 /// The outcome of the engine run.
 struct EngineRun {
+    /// The steady state's figures.
     steady: Figures,
     /// Data-carrying (A → B) datagrams in the steady state.
     data_datagrams: u64,
@@ -373,7 +423,11 @@ fn run_engine(clock: Clock, total: u64, warm_up: u64) -> Result<EngineRun, Strin
     run_until(&mut sim, |s| received_by_b(s, b) >= warm_up)?;
     let ((d0, a0), r0) = (delivered(&sim), received_by_b(&sim, b));
     let start = Snapshot::take(clock, true, d0 + a0, r0);
-    run_until(&mut sim, |s| received_by_b(s, b) >= total)?;
+    let mut in_flight = InFlight::default();
+    run_until(&mut sim, |s| {
+        in_flight.sample(s);
+        received_by_b(s, b) >= total
+    })?;
     let ((d1, a1), r1) = (delivered(&sim), received_by_b(&sim, b));
     let end = Snapshot::take(clock, false, d1 + a1, r1);
 
@@ -384,7 +438,7 @@ fn run_engine(clock: Clock, total: u64, warm_up: u64) -> Result<EngineRun, Strin
     })?;
     verify(&sim, a, b, total)?;
     Ok(EngineRun {
-        steady: Figures::between(&start, &end),
+        steady: Figures::between(&start, &end, in_flight.mean()),
         data_datagrams: d1 - d0,
         ack_datagrams: a1 - a0,
         virtual_time: sim.now().saturating_duration_since(Instant::ZERO),
@@ -416,26 +470,38 @@ fn verify(sim: &Sim<EndpointNode>, a: usize, b: usize, total: u64) -> Result<(),
 // The baseline: the simulator alone
 // ---------------------------------------------------------------------------------------------
 
-/// A trivial sender: `BASELINE_DATAGRAM`-byte datagrams, at most `BASELINE_WINDOW` of them
+/// A trivial sender: `BASELINE_DATAGRAM`-byte datagrams, at most `window` of them
 /// unacknowledged; an ACK carries how many datagrams its sender has received.
 struct ToySender {
+    /// The receiver.
     peer: SocketAddr,
+    /// Datagrams still to send.
     remaining: u64,
+    /// Datagrams kept unacknowledged at most.
+    window: u64,
+    /// Datagrams sent.
     sent: u64,
+    /// Datagrams the receiver reported.
     acked: u64,
 }
 
 /// A trivial receiver: counts datagrams and acknowledges every `ack_every`-th one.
 struct ToyReceiver {
+    /// The sender.
     peer: SocketAddr,
+    /// Datagrams received.
     received: u64,
+    /// Acknowledge every this many datagrams.
     ack_every: u64,
+    /// An ACK is waiting to be sent.
     ack_due: bool,
 }
 
 /// Either side of the baseline (the simulator holds one node type).
 enum Toy {
+    /// Node A.
     Sender(ToySender),
+    /// Node B.
     Receiver(ToyReceiver),
 }
 
@@ -461,7 +527,7 @@ impl Node for Toy {
     fn poll_transmit(&mut self, _now: Instant, buf: &mut [u8]) -> Option<Transmit> {
         let (destination, len, stamp) = match self {
             Toy::Sender(s) => {
-                if s.remaining == 0 || s.sent - s.acked >= BASELINE_WINDOW {
+                if s.remaining == 0 || s.sent - s.acked >= s.window {
                     return None;
                 }
                 s.remaining -= 1;
@@ -489,20 +555,44 @@ impl Node for Toy {
     }
 }
 
-/// Moves `warm_up + data` full-size datagrams from A to B (acknowledged every `ack_every`) and
-/// measures the last `data` of them.
-fn run_baseline(clock: Clock, warm_up: u64, data: u64, ack_every: u64) -> Result<Figures, String> {
+/// The steady-state traffic of the engine run, which the baseline reproduces.
+#[derive(Debug, Clone, Copy)]
+struct Shape {
+    /// Full-size datagrams from A to B.
+    data: u64,
+    /// B sends one ACK per this many datagrams.
+    ack_every: u64,
+    /// Datagrams A keeps unacknowledged.
+    window: u64,
+}
+
+impl Shape {
+    /// The shape of the engine's steady state, ratios rounded.
+    fn of(engine: &EngineRun) -> Shape {
+        let acks = engine.ack_datagrams.max(1);
+        Shape {
+            data: engine.data_datagrams,
+            ack_every: ((engine.data_datagrams + acks / 2) / acks).max(1),
+            window: (engine.steady.in_flight.round() as u64).max(1),
+        }
+    }
+}
+
+/// Moves `warm_up` and then `shape.data` full-size datagrams from A to B, shaped like the
+/// engine's traffic, and measures the last `shape.data` of them.
+fn run_baseline(clock: Clock, warm_up: u64, shape: Shape) -> Result<Figures, String> {
     let mut sim = Sim::new(0xBA5E);
     let sender = ToySender {
         peer: addr_b(),
-        remaining: warm_up + data,
+        remaining: warm_up + shape.data,
+        window: shape.window,
         sent: 0,
         acked: 0,
     };
     let receiver = ToyReceiver {
         peer: addr_a(),
         received: 0,
-        ack_every: ack_every.max(1),
+        ack_every: shape.ack_every,
         ack_due: false,
     };
     sim.add_node(addr_a(), Toy::Sender(sender));
@@ -512,10 +602,14 @@ fn run_baseline(clock: Clock, warm_up: u64, data: u64, ack_every: u64) -> Result
     run_until(&mut sim, |s| delivered(s).0 >= warm_up)?;
     let (d0, a0) = delivered(&sim);
     let start = Snapshot::take(clock, true, d0 + a0, d0 * payload);
-    run_until(&mut sim, |s| delivered(s).0 >= warm_up + data)?;
+    let mut in_flight = InFlight::default();
+    run_until(&mut sim, |s| {
+        in_flight.sample(s);
+        delivered(s).0 >= warm_up + shape.data
+    })?;
     let (d1, a1) = delivered(&sim);
     let end = Snapshot::take(clock, false, d1 + a1, d1 * payload);
-    Ok(Figures::between(&start, &end))
+    Ok(Figures::between(&start, &end, in_flight.mean()))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -540,6 +634,7 @@ fn row(name: &str, engine: f64, baseline: f64, decimals: usize) {
     println!("  {name:<30} {engine:>14.decimals$} {baseline:>14.decimals$}");
 }
 
+/// Prints the engine's and the baseline's figures side by side, then the ratios.
 fn report(engine: &EngineRun, baseline: &Figures) {
     let e = &engine.steady;
     println!(
@@ -578,6 +673,13 @@ fn report(engine: &EngineRun, baseline: &Figures) {
         1,
     );
     row(
+        "mean datagrams in flight",
+        e.in_flight,
+        baseline.in_flight,
+        0,
+    );
+    row("allocations", e.allocs as f64, baseline.allocs as f64, 0);
+    row(
         "allocations per datagram",
         e.allocs_per_datagram(),
         baseline.allocs_per_datagram(),
@@ -612,6 +714,7 @@ fn report(engine: &EngineRun, baseline: &Figures) {
     );
 }
 
+/// Runs the engine, then the baseline shaped like it, and prints the report.
 fn run() -> Result<(), String> {
     let total = total_bytes()?;
     let warm_up = WARM_UP.min(total / 4);
@@ -622,16 +725,19 @@ fn run() -> Result<(), String> {
         warm_up as f64 / MIB as f64
     );
     println!("clock: {}", clock.describe());
+    if warm_up < WARM_UP {
+        println!("note: warm-up shorter than 16 MiB, pools and queues may still be growing");
+    }
 
     let engine = run_engine(clock, total, warm_up)?;
-    let ack_every = (engine.data_datagrams / engine.ack_datagrams.max(1)).max(1);
     let warm_up_datagrams = warm_up.div_ceil((BASELINE_DATAGRAM - BASELINE_ACK) as u64);
-    let baseline = run_baseline(clock, warm_up_datagrams, engine.data_datagrams, ack_every)?;
+    let baseline = run_baseline(clock, warm_up_datagrams, Shape::of(&engine))?;
     report(&engine, &baseline);
     println!("verified: B received all {total} bytes intact");
     Ok(())
 }
 
+/// Exits with failure when a run went wrong or the transfer failed verification.
 fn main() -> ExitCode {
     match run() {
         Ok(()) => ExitCode::SUCCESS,
