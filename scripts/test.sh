@@ -29,4 +29,4 @@ cargo test --locked --features sim --test scenarios -- --nocapture 2>&1 | tee ta
 grep -q '^test result: ok' target/scenarios.log
 
 step "engine benchmark (short run; the README records the 256 MiB figures)"
-RUTP_BENCH_MIB="${RUTP_BENCH_MIB:-32}" cargo bench --locked --features sim --bench engine
+RUTP_BENCH_MIB="${RUTP_BENCH_MIB:-64}" cargo bench --locked --features sim --bench engine

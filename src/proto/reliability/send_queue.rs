@@ -122,6 +122,8 @@ pub struct SendQueue {
     in_flight: usize,
     payload_bytes: usize,
     lost: usize,
+    /// No packet before this index is marked lost (keeps `first_lost` from rescanning).
+    lost_hint: usize,
     tx_counter: u64,
     delivered_max_tx: u64,
     pool: BufferPool,
@@ -137,6 +139,7 @@ impl SendQueue {
             in_flight: 0,
             payload_bytes: 0,
             lost: 0,
+            lost_hint: 0,
             tx_counter: 0,
             delivered_max_tx: 0,
             pool: BufferPool::new(payload_capacity),
@@ -210,11 +213,14 @@ impl SendQueue {
     }
 
     /// The oldest packet judged lost, if any.
-    pub fn first_lost(&self) -> Option<SeqNr> {
+    pub fn first_lost(&mut self) -> Option<SeqNr> {
         if self.lost == 0 {
             return None;
         }
-        self.packets.iter().find(|p| p.lost).map(|p| p.seq)
+        let start = self.lost_hint.min(self.packets.len());
+        let offset = self.packets.range(start..).position(|p| p.lost)?;
+        self.lost_hint = start + offset;
+        Some(self.packets[self.lost_hint].seq)
     }
 
     /// The packet with sequence number `seq`, if outstanding.
@@ -359,7 +365,8 @@ impl SendQueue {
     ) -> (usize, Option<Instant>) {
         let mut newly = 0;
         let mut next = None;
-        for p in self.packets.iter_mut() {
+        let mut first_marked = None;
+        for (i, p) in self.packets.iter_mut().enumerate() {
             if p.tx_order >= self.delivered_max_tx {
                 if p.transmissions == 1 {
                     // First transmissions are in sequence order: nothing later qualifies, and
@@ -373,6 +380,7 @@ impl SendQueue {
             }
             let deadline = p.last_sent + rtt + reo_wnd;
             if deadline <= now {
+                first_marked.get_or_insert(i);
                 p.lost = true;
                 self.lost += 1;
                 self.in_flight -= p.size();
@@ -381,11 +389,15 @@ impl SendQueue {
                 next = Some(next.map_or(deadline, |n: Instant| n.min(deadline)));
             }
         }
+        if let Some(i) = first_marked {
+            self.lost_hint = self.lost_hint.min(i);
+        }
         (newly, next)
     }
 
     /// Marks the oldest outstanding packet lost (three duplicate ACKs without selective ACKs).
     pub fn mark_front_lost(&mut self) -> bool {
+        self.lost_hint = 0;
         match self.packets.front_mut() {
             Some(p) if !p.lost && !p.sacked => {
                 p.lost = true;
@@ -400,6 +412,7 @@ impl SendQueue {
     /// After a retransmission timeout: every outstanding packet not selectively acknowledged is
     /// lost.
     pub fn mark_all_lost(&mut self) {
+        self.lost_hint = 0;
         for p in self.packets.iter_mut() {
             if !p.sacked && !p.lost {
                 p.lost = true;
