@@ -38,10 +38,10 @@ type Result<T> = std::result::Result<T, Box<dyn Error>>;
 /// Engine send and receive buffers. `std::net::UdpSocket` cannot raise `SO_RCVBUF`, and this
 /// example may not pull in a crate that can, so a whole window must fit in the default socket
 /// receive buffer (`net.core.rmem_default`, 208 KiB on typical Linux hosts). The kernel charges
-/// each datagram its buffer's true size, about 2.3 KiB for a 1402-byte packet, so 208 KiB holds
-/// only some 90 full packets (about 124 KiB of payload): with 128 KiB windows a burst still
-/// overflowed it now and then on loopback (dozens to a hundred drops per 64 MiB, all repaired
-/// by fast retransmission). 96 KiB (70 packets) leaves headroom. Staying below the socket
+/// each datagram its buffer's true size (2304 bytes for a 1402-byte packet on x86-64 Linux), so
+/// 208 KiB holds only 92 full packets, about 124 KiB of payload: with 128 KiB windows bursts
+/// still overflowed it on loopback (dozens to a hundred drops per 64 MiB, all repaired by fast
+/// retransmission). 96 KiB (72 packets) leaves headroom. Staying below the socket
 /// buffer also avoids libutp's well-known loopback pathology, where a 1 MiB window overruns
 /// it, the losses collapse the congestion window, and throughput falls off a cliff.
 const ENGINE_BUFFER: usize = 96 * 1024;
@@ -60,11 +60,14 @@ const MAX_WAIT: Duration = Duration::from_millis(50);
 /// Bound on a blocking `send_to`; a datagram that cannot go out in time counts as lost.
 const SEND_TIMEOUT: Duration = Duration::from_secs(1);
 
-/// Receive buffer for one datagram: larger than any UDP payload the engine can be sent.
+/// Room for one received datagram of any size UDP allows.
 const DATAGRAM_BUFFER: usize = 64 * 1024;
 
 /// How much of the input file is read at a time, and how much is read from the engine at a time.
 const CHUNK: usize = 256 * 1024;
+
+/// `ENOBUFS` on Linux: the local interface queue is full, the datagram is dropped.
+const ENOBUFS: i32 = 105;
 
 const MIB: f64 = 1024.0 * 1024.0;
 
@@ -178,9 +181,8 @@ impl Driver {
                         io::ErrorKind::WouldBlock
                             | io::ErrorKind::TimedOut
                             | io::ErrorKind::ConnectionRefused
-                    ) || e.raw_os_error() == Some(105) =>
+                    ) || (cfg!(target_os = "linux") && e.raw_os_error() == Some(ENOBUFS)) =>
                 {
-                    // 105 is ENOBUFS on Linux: the local queue is full.
                     self.send_errors += 1;
                 }
                 Err(e) => return Err(format!("send to {} failed: {e}", t.destination).into()),

@@ -48,6 +48,11 @@ pub struct Config {
     pub nagle: bool,
     /// Send a keepalive after this long without sending anything. Default 29 s, as libutp.
     pub keepalive: Option<Duration>,
+    /// Fail an established connection with `TimedOut` after receiving nothing from the peer for
+    /// this long. Both sides send keepalives every 29 s when idle, so silence this long means
+    /// the peer is gone, even on a connection that only receives (libutp never notices that).
+    /// Default 120 s (four keepalive intervals); `None` waits forever, as libutp.
+    pub idle_timeout: Option<Duration>,
     /// How long a closed connection stays to re-acknowledge a retransmitted FIN, and how long a
     /// FIN we sent may wait for its ACK before the connection is dropped. Default 3 s.
     pub linger: Duration,
@@ -77,6 +82,7 @@ impl Default for Config {
             ack_every: 2,
             nagle: true,
             keepalive: Some(Duration::from_secs(29)),
+            idle_timeout: Some(Duration::from_secs(120)),
             linger: Duration::from_secs(3),
             max_connections: 3000,
             reset_burst: 100,
@@ -129,6 +135,13 @@ impl Config {
             return Err(ConfigError(
                 "max_retransmits and ack_every must be positive",
             ));
+        }
+        if let (Some(idle), Some(keepalive)) = (self.idle_timeout, self.keepalive) {
+            if idle <= keepalive {
+                return Err(ConfigError(
+                    "idle_timeout must exceed the keepalive interval",
+                ));
+            }
         }
         if self.max_connections == 0 {
             return Err(ConfigError("max_connections must be positive"));

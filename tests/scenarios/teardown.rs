@@ -156,3 +156,38 @@ fn vanished_peer_times_out_within_the_retransmit_budget() {
     assert!(took > Duration::from_secs(5), "gave up too early: {took:?}");
     assert_eq!(ca.stats.timeouts, 6);
 }
+
+#[test]
+fn receive_only_side_notices_a_vanished_sender() {
+    let mut pair = Pair::symmetric("teardown: sender vanished", 35, delay_ms(10));
+    pair.start_transfer(20 * MIB, 0);
+    let b = pair.b;
+    let deadline = pair.sim.now() + Duration::from_secs(30);
+    assert!(pair.sim.run_until(deadline, |sim| sim
+        .node(b)
+        .conns
+        .values()
+        .any(|c| c.received > MIB)));
+    let vanished_at = pair.sim.now();
+    pair.sim.add_hook(|_| Verdict::Drop);
+    pair.sim.run_for(Duration::from_secs(200));
+    let cb = only(pair.b());
+    assert_eq!(
+        cb.errors,
+        vec![ConnectionError::TimedOut],
+        "B has nothing in flight but still gives up"
+    );
+    let failed_at = pair
+        .b()
+        .log
+        .iter()
+        .find(|(_, _, e)| matches!(e, Event::Error(_)))
+        .unwrap()
+        .0;
+    let idle = utp::proto::Config::default().idle_timeout.unwrap();
+    let took = failed_at.saturating_duration_since(vanished_at);
+    assert!(
+        took >= idle && took < idle + Duration::from_secs(1),
+        "gave up after {took:?}"
+    );
+}

@@ -143,6 +143,8 @@ pub struct Ledbat {
     drift: ClockDrift,
     last_cut: Option<Instant>,
     round: Round,
+    /// Window, ssthresh and slow-start flag before the last cut, for undoing it.
+    before_cut: Option<(f64, Option<usize>, bool)>,
 }
 
 impl Ledbat {
@@ -160,6 +162,7 @@ impl Ledbat {
             drift: ClockDrift::new(),
             last_cut: None,
             round: Round::halving(0.0),
+            before_cut: None,
         };
         let initial = cc.config.initial_window_packets.saturating_mul(cc.mss);
         cc.cwnd = cc.clamp(initial as f64);
@@ -354,6 +357,7 @@ impl Ledbat {
             }
         }
         self.last_cut = Some(now);
+        self.before_cut = Some((self.cwnd, self.ssthresh, self.slow_start));
         self.cwnd = self.clamp(self.cwnd / 2.0);
         self.ssthresh = Some(self.window());
         self.slow_start = false;
@@ -366,11 +370,26 @@ impl Ledbat {
     /// [`on_loss`](Self::on_loss)) do not cut again.
     pub fn on_timeout(&mut self, now: Instant) {
         let old = self.window();
+        if self.before_cut.is_none() || self.last_cut.is_none_or(|t| t < now) {
+            self.before_cut = Some((self.cwnd, self.ssthresh, self.slow_start));
+        }
         self.ssthresh = Some((old / 2).max(self.min_window()));
         self.cwnd = self.clamp(self.min_window() as f64);
         self.slow_start = true;
         self.last_cut = Some(now);
         self.round = Round::frozen(self.cwnd);
+    }
+
+    /// The last cut (loss halving or timeout collapse) turned out to answer a spurious
+    /// retransmission: restore the window, ssthresh and slow-start state from before it
+    /// (the Eifel response, RFC 4015 section 3). Does nothing when there is nothing to undo.
+    pub fn undo_last_cut(&mut self) {
+        if let Some((cwnd, ssthresh, slow_start)) = self.before_cut.take() {
+            self.cwnd = self.clamp(cwnd);
+            self.ssthresh = ssthresh;
+            self.slow_start = slow_start;
+            self.round = Round::halving(self.cwnd);
+        }
     }
 
     /// Whether the controller is in slow start.

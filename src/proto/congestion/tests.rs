@@ -484,3 +484,28 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_spurious_cut_can_be_undone_once() {
+    let mut cc = Ledbat::new(LedbatConfig::default(), 1000);
+    let t0 = Instant::from_micros(1_000_000);
+    for i in 0..20 {
+        cc.on_ack(t0 + Duration::from_millis(i), 1000, cc.window(), None);
+    }
+    let before = cc.window();
+    cc.on_loss(t0 + Duration::from_secs(1), Duration::from_millis(50));
+    assert!(cc.window() < before);
+    cc.undo_last_cut();
+    assert_eq!(cc.window(), before);
+    assert!(cc.in_slow_start());
+    cc.undo_last_cut();
+    assert_eq!(cc.window(), before, "a second undo changes nothing");
+    cc.on_timeout(t0 + Duration::from_secs(2));
+    assert_eq!(cc.window(), cc.min_window());
+    cc.undo_last_cut();
+    assert_eq!(
+        cc.window(),
+        before,
+        "a spurious timeout does not collapse the window"
+    );
+}

@@ -104,6 +104,7 @@ impl Connection {
             self.consecutive_timeouts = 0;
             events.push_back((self.handle, Event::Connected));
             self.arm_keepalive(now);
+            self.arm_idle(now);
             self.process_ack(now, packet, events);
             for (header, payload) in core::mem::take(&mut self.early) {
                 let early = Packet {
@@ -122,6 +123,9 @@ impl Connection {
             return;
         }
         self.heard_since_timeout = true;
+        if self.state == State::Connected {
+            self.arm_idle(now);
+        }
         let was_closed = self.peer_window < self.packet_size;
         self.peer_window = header.window as usize;
         if self.peer_window >= self.packet_size {
@@ -144,6 +148,7 @@ impl Connection {
         let flight_before = self.send.in_flight();
         let mut acked = self.send.ack_cumulative(now, header.ack_nr);
         if let Some(sack) = packet.selective_ack {
+            self.peer_sends_sack = true;
             acked.merge(
                 self.send
                     .ack_selective(now, header.ack_nr, sack.bit_count(), |i| sack.is_set(i)),
@@ -152,15 +157,18 @@ impl Connection {
         if acked.reordered {
             self.reordering_seen = true;
         }
-        if let (Some(after), Some(min_rtt)) = (acked.retransmitted_acked_after, self.rtt.min_rtt())
-        {
-            if after < min_rtt {
-                // Acknowledged sooner than any round trip: the original got through and the
-                // retransmission was spurious. Widen the reordering window (RFC 8985 6.2 step 4).
-                self.reordering_seen = true;
-                self.reo_wnd_mult = (self.reo_wnd_mult + 1).min(MAX_REO_WND_MULT);
-                self.stats.spurious_retransmits += 1;
-            }
+        let resent_too_soon = matches!(
+            (acked.retransmitted_acked_after, self.rtt.min_rtt()),
+            (Some(after), Some(min_rtt)) if after < min_rtt
+        );
+        if resent_too_soon || acked.lost_was_delivered {
+            // Acknowledged sooner than any round trip after its retransmission, or before it
+            // was even resent: the original got through and the loss was not real. Widen the
+            // reordering window (RFC 8985 section 6.2 step 4) and undo the window cut.
+            self.reordering_seen = true;
+            self.reo_wnd_mult = (self.reo_wnd_mult + 1).min(MAX_REO_WND_MULT);
+            self.stats.spurious_retransmits += 1;
+            self.cc.undo_last_cut();
         }
 
         if acked.packets > 0 {
@@ -176,8 +184,11 @@ impl Connection {
             && !self.send.is_empty()
             && header.ack_nr == self.send.base().prev()
             && header.timestamp != self.last_ack_timestamp
+            && !self.peer_sends_sack
         {
-            // A copy made by the network carries the same timestamp: only distinct ACKs count.
+            // Only for peers that never send selective ACKs (RACK covers the others, and
+            // duplicate ACKs caused by duplicated data would fake losses). A copy made by the
+            // network carries the same timestamp: only distinct ACKs count.
             self.dup_acks += 1;
             if self.dup_acks == DUP_ACK_THRESHOLD
                 && packet.selective_ack.is_none()

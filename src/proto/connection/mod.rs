@@ -80,6 +80,8 @@ pub struct Connection {
     last_advertised: usize,
     dup_acks: u32,
     last_ack_timestamp: WireTime,
+    /// The peer has sent a selective ACK: loss detection relies on RACK alone.
+    peer_sends_sack: bool,
     consecutive_timeouts: u32,
     /// Packets that overtook the SYN-ACK, replayed once connected.
     early: Vec<(Header, Vec<u8>)>,
@@ -169,6 +171,7 @@ impl Connection {
             last_advertised: config.recv_buffer,
             dup_acks: 0,
             last_ack_timestamp: WireTime::default(),
+            peer_sends_sack: false,
             consecutive_timeouts: 0,
             early: Vec::new(),
             heard_since_timeout: false,
@@ -246,6 +249,7 @@ impl Connection {
         c.syn_ack = Some((initial_seq, syn_seq));
         c.syn_ack_due = true;
         c.arm_keepalive(now);
+        c.arm_idle(now);
         events.push_back((handle, Event::Connected));
         c
     }
@@ -468,6 +472,13 @@ impl Connection {
         }
     }
 
+    /// Restarts the idle timer: the peer was just heard from.
+    fn arm_idle(&mut self, now: Instant) {
+        if let Some(idle) = self.config.idle_timeout {
+            self.timers.set(Timer::Idle, now + idle);
+        }
+    }
+
     fn arm_keepalive(&mut self, now: Instant) {
         if let Some(k) = self.config.keepalive {
             self.timers.set(Timer::Keepalive, now + k);
@@ -493,6 +504,11 @@ impl Connection {
                 }
                 Timer::Linger => self.finished = true,
                 Timer::Loss => self.detect_losses(now),
+                Timer::Idle => {
+                    if self.state == State::Connected {
+                        self.fail(now, ConnectionError::TimedOut, events);
+                    }
+                }
             }
         }
     }

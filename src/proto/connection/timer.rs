@@ -17,9 +17,11 @@ pub enum Timer {
     Linger = 4,
     /// RACK reorder timer (RFC 8985 section 6.3): an overtaken packet becomes lost.
     Loss = 5,
+    /// Nothing heard from the peer for `Config::idle_timeout`.
+    Idle = 6,
 }
 
-const COUNT: usize = 6;
+const COUNT: usize = 7;
 const ALL: [Timer; COUNT] = [
     Timer::Retransmit,
     Timer::Ack,
@@ -27,6 +29,7 @@ const ALL: [Timer; COUNT] = [
     Timer::Persist,
     Timer::Linger,
     Timer::Loss,
+    Timer::Idle,
 ];
 
 /// Deadlines of every timer of a connection.

@@ -80,6 +80,8 @@ pub struct AckOutcome {
     /// acknowledgement; shorter than the minimum RTT means the original arrived and the
     /// retransmission was spurious.
     pub retransmitted_acked_after: Option<Duration>,
+    /// A packet judged lost but not yet resent was delivered after all: the loss was not real.
+    pub lost_was_delivered: bool,
 }
 
 impl AckOutcome {
@@ -91,6 +93,7 @@ impl AckOutcome {
         self.syn_acked |= other.syn_acked;
         self.fin_acked |= other.fin_acked;
         self.reordered |= other.reordered;
+        self.lost_was_delivered |= other.lost_was_delivered;
         self.retransmitted_acked_after = min_opt(
             self.retransmitted_acked_after,
             other.retransmitted_acked_after,
@@ -268,10 +271,12 @@ impl SendQueue {
             let Some(p) = self.packets.pop_front() else {
                 break;
             };
+            self.lost_hint = self.lost_hint.saturating_sub(1);
             self.base = self.base.next();
             self.payload_bytes -= p.payload.len();
             if p.lost {
                 self.lost -= 1;
+                out.lost_was_delivered = true;
             } else if !p.sacked {
                 self.in_flight -= p.size();
             }
@@ -326,6 +331,7 @@ impl SendQueue {
             if p.lost {
                 p.lost = false;
                 self.lost -= 1;
+                out.lost_was_delivered = true;
             } else {
                 self.in_flight -= p.size();
             }
@@ -515,6 +521,30 @@ mod tests {
         assert_eq!(out.packets, 3);
         assert_eq!(q.lost_count(), 0);
         assert!(q.is_empty());
+    }
+
+    #[test]
+    fn first_lost_follows_the_queue_as_it_is_acknowledged() {
+        let mut q = queue_with(5);
+        q.mark_all_lost();
+        assert_eq!(q.first_lost(), Some(SeqNr(10)));
+        q.retransmit(t(10), SeqNr(10));
+        assert_eq!(q.first_lost(), Some(SeqNr(11)));
+        q.ack_cumulative(t(20), SeqNr(11));
+        assert_eq!(
+            q.first_lost(),
+            Some(SeqNr(12)),
+            "11 acknowledged, 12 is next"
+        );
+        q.retransmit(t(21), SeqNr(12));
+        q.retransmit(t(21), SeqNr(13));
+        assert_eq!(q.first_lost(), Some(SeqNr(14)));
+        q.mark_front_lost();
+        assert_eq!(
+            q.first_lost(),
+            Some(SeqNr(12)),
+            "a new loss before the hint is found"
+        );
     }
 
     #[test]
