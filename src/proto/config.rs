@@ -91,6 +91,43 @@ impl Default for Config {
     }
 }
 
+/// Per-connection overrides of [`Config`] (libutp's per-socket `UTP_SNDBUF`, `UTP_RCVBUF`,
+/// `UTP_TARGET_DELAY`, and the MTU its `UTP_GET_UDP_MTU` callback reports). `None` keeps the
+/// endpoint's value.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ConnectionOptions {
+    /// Overrides [`Config::send_buffer`].
+    pub send_buffer: Option<usize>,
+    /// Overrides [`Config::recv_buffer`].
+    pub recv_buffer: Option<usize>,
+    /// Overrides [`Config::target_delay`].
+    pub target_delay: Option<Duration>,
+    /// Overrides the largest datagram size for this peer's address family.
+    pub max_packet_size: Option<usize>,
+}
+
+impl ConnectionOptions {
+    /// `config` with these overrides applied, or an error naming the first unusable value.
+    pub fn apply(&self, config: &Config) -> Result<Config, ConfigError> {
+        let mut c = config.clone();
+        if let Some(v) = self.send_buffer {
+            c.send_buffer = v;
+        }
+        if let Some(v) = self.recv_buffer {
+            c.recv_buffer = v;
+        }
+        if let Some(v) = self.target_delay {
+            c.target_delay = v;
+        }
+        if let Some(v) = self.max_packet_size {
+            c.max_packet_size_v4 = v;
+            c.max_packet_size_v6 = v;
+        }
+        c.validate()?;
+        Ok(c)
+    }
+}
+
 /// A configuration value the engine cannot work with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError(pub &'static str);

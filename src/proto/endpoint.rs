@@ -14,7 +14,7 @@
 //! `now` must never go backwards. Connection ids and initial sequence numbers come from the
 //! seed given to [`Endpoint::new`]; the endpoint draws no entropy of its own.
 
-use crate::proto::config::{Config, ConfigError};
+use crate::proto::config::{Config, ConfigError, ConnectionOptions};
 use crate::proto::connection::{Connection, EventQueue};
 use crate::proto::error::{ConnectError, StreamError};
 pub use crate::proto::event::Event;
@@ -75,6 +75,17 @@ pub enum DatagramEvent {
     Handled,
     /// A new connection request.
     Incoming(Incoming),
+}
+
+/// Queuing-delay estimates of a connection (see [`Endpoint::delays`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Delays {
+    /// Queuing delay measured on our direction.
+    pub ours: Duration,
+    /// Queuing delay measured on the peer's direction.
+    pub theirs: Duration,
+    /// Time since the last packet from the peer (`None` before any).
+    pub since_last_received: Option<Duration>,
 }
 
 /// Tries to draw a connection id not in use for a peer before giving up.
@@ -196,12 +207,25 @@ impl Endpoint {
         now: Instant,
         remote: SocketAddr,
     ) -> Result<ConnectionHandle, ConnectError> {
+        self.connect_with(now, remote, &ConnectionOptions::default())
+    }
+
+    /// [`Endpoint::connect`] with per-connection overrides of the configuration.
+    pub fn connect_with(
+        &mut self,
+        now: Instant,
+        remote: SocketAddr,
+        options: &ConnectionOptions,
+    ) -> Result<ConnectionHandle, ConnectError> {
         if remote.port() == 0 || remote.ip().is_unspecified() {
             return Err(ConnectError::InvalidAddress);
         }
         if self.connections.len() >= self.config.max_connections {
             return Err(ConnectError::TooManyConnections);
         }
+        let config = options
+            .apply(&self.config)
+            .map_err(|_| ConnectError::InvalidOptions)?;
         // Receive id = seed, send id = seed + 1 (BEP 29, as libutp).
         let by_key = &self.by_key;
         let rng = &mut self.rng;
@@ -209,7 +233,7 @@ impl Endpoint {
             .ok_or(ConnectError::NoConnectionIds)?;
         let initial_seq = self.initial_seq();
         let handle = self.new_handle();
-        let conn = Connection::outgoing(handle, remote, recv_id, initial_seq, &self.config, now);
+        let conn = Connection::outgoing(handle, remote, recv_id, initial_seq, &config, now);
         self.insert(handle, conn);
         Ok(handle)
     }
@@ -221,6 +245,16 @@ impl Endpoint {
         now: Instant,
         incoming: Incoming,
     ) -> Result<ConnectionHandle, ConnectError> {
+        self.accept_with(now, incoming, &ConnectionOptions::default())
+    }
+
+    /// [`Endpoint::accept`] with per-connection overrides of the configuration.
+    pub fn accept_with(
+        &mut self,
+        now: Instant,
+        incoming: Incoming,
+        options: &ConnectionOptions,
+    ) -> Result<ConnectionHandle, ConnectError> {
         let key = (incoming.remote, incoming.syn.connection_id.wrapping_add(1));
         if self.by_key.contains_key(&key) {
             return Err(ConnectError::NoConnectionIds);
@@ -228,6 +262,9 @@ impl Endpoint {
         if self.connections.len() >= self.config.max_connections {
             return Err(ConnectError::TooManyConnections);
         }
+        let config = options
+            .apply(&self.config)
+            .map_err(|_| ConnectError::InvalidOptions)?;
         let initial_seq = self.initial_seq();
         let handle = self.new_handle();
         let conn = Connection::accepted(
@@ -237,7 +274,7 @@ impl Endpoint {
             incoming.syn.seq_nr,
             incoming.syn.window,
             initial_seq,
-            &self.config,
+            &config,
             now,
             &mut self.events,
         );
@@ -558,6 +595,68 @@ impl Endpoint {
             }
             self.touch(h);
         }
+    }
+
+    /// An ICMP error (port or host unreachable) quoted `original`, a datagram we sent to
+    /// `remote`. The connection it belongs to fails: `Refused` while connecting, `Reset`
+    /// after (libutp's `utp_process_icmp_error`). Returns whether a connection matched.
+    pub fn handle_icmp_error(&mut self, now: Instant, remote: SocketAddr, original: &[u8]) -> bool {
+        let Some(handle) = self.find_icmp_target(remote, original) else {
+            return false;
+        };
+        if let Some(conn) = self.connections.get_mut(&handle) {
+            conn.icmp_unreachable(now, &mut self.events);
+        }
+        self.touch(handle);
+        true
+    }
+
+    /// An ICMP "fragmentation needed" for `original` (a datagram we sent to `remote`), with the
+    /// next hop's MTU: later packets of that connection fit it (libutp's
+    /// `utp_process_icmp_fragmentation`). Returns whether a connection matched.
+    pub fn handle_icmp_fragmentation(
+        &mut self,
+        remote: SocketAddr,
+        original: &[u8],
+        next_hop_mtu: u16,
+    ) -> bool {
+        let Some(handle) = self.find_icmp_target(remote, original) else {
+            return false;
+        };
+        if let Some(conn) = self.connections.get_mut(&handle) {
+            conn.lower_packet_size(usize::from(next_hop_mtu));
+        }
+        self.touch(handle);
+        true
+    }
+
+    /// The connection that sent `original` to `remote`: by its connection id, trying the
+    /// neighbouring ids as libutp does (a SYN carries our receive id, other packets our send
+    /// id).
+    fn find_icmp_target(&self, remote: SocketAddr, original: &[u8]) -> Option<ConnectionHandle> {
+        let header = Packet::decode(original).ok()?.header;
+        self.find_reset_target(remote, header.connection_id)
+    }
+
+    /// Sends an empty data packet (libutp's `utp_write(s, NULL, 0)`, which libutp acceptors
+    /// need before they will send anything).
+    pub fn send_empty_packet(&mut self, handle: ConnectionHandle) -> Result<(), StreamError> {
+        self.connection_mut(handle)?.queue_empty_packet()?;
+        self.touch(handle);
+        Ok(())
+    }
+
+    /// Stops reading: later payload is acknowledged and dropped (libutp's `SHUT_RD`).
+    pub fn shutdown_read(&mut self, handle: ConnectionHandle) -> Result<(), StreamError> {
+        self.connection_mut(handle)?.shutdown_read();
+        self.touch(handle);
+        Ok(())
+    }
+
+    /// Queuing-delay estimates of both directions and the time since the peer was last heard
+    /// from (libutp's `utp_get_delays`).
+    pub fn delays(&self, handle: ConnectionHandle, now: Instant) -> Result<Delays, StreamError> {
+        Ok(self.connection(handle)?.delays(now))
     }
 
     /// The peer's address.

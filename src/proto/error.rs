@@ -36,6 +36,8 @@ pub enum ConnectError {
     NoConnectionIds,
     /// The address is unusable (port 0, or the unspecified address).
     InvalidAddress,
+    /// The per-connection options are unusable (a zero buffer, an MTU out of range).
+    InvalidOptions,
 }
 
 impl fmt::Display for ConnectError {
@@ -44,6 +46,7 @@ impl fmt::Display for ConnectError {
             ConnectError::TooManyConnections => "too many connections",
             ConnectError::NoConnectionIds => "no free connection id for this peer",
             ConnectError::InvalidAddress => "invalid remote address",
+            ConnectError::InvalidOptions => "invalid connection options",
         })
     }
 }

@@ -19,8 +19,9 @@ pub mod stats;
 pub mod time;
 
 pub use config::Config;
+pub use config::ConnectionOptions;
 pub use connection::State;
-pub use endpoint::{ConnectionHandle, DatagramEvent, Endpoint, Event, Incoming, Transmit};
+pub use endpoint::{ConnectionHandle, DatagramEvent, Delays, Endpoint, Event, Incoming, Transmit};
 pub use error::{ConnectError, ConnectionError, StreamError};
 pub use seq::SeqNr;
 pub use stats::{ConnectionStats, EndpointStats};

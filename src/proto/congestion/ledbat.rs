@@ -257,6 +257,12 @@ impl Ledbat {
         }
     }
 
+    /// The peer's direction's filtered queuing delay, from the samples given to
+    /// [`on_peer_delay_sample`](Self::on_peer_delay_sample). `None` before the first sample.
+    pub fn peer_queuing_delay(&self) -> Option<Duration> {
+        self.theirs.current_delay()
+    }
+
     /// Our direction's filtered queuing delay (minimum of the last 3 samples above the base
     /// delay), before the RTT cap and drift penalty that [`on_ack`](Self::on_ack) applies.
     /// `None` before the first sample.

@@ -29,6 +29,7 @@ impl Connection {
     ) {
         let header = &packet.header;
         self.stats.packets_received += 1;
+        self.last_received_at = Some(now);
 
         if self.state == State::Closed {
             // Lingering: keep acknowledging the peer's retransmissions (of its FIN above all).

@@ -103,6 +103,10 @@ pub struct Connection {
     readable_notified: bool,
     external_buffered: usize,
     last_sent_at: Instant,
+    /// When the peer was last heard from.
+    last_received_at: Option<Instant>,
+    /// An empty data packet was asked for (libutp's zero-length write).
+    empty_packet_due: bool,
     finished: bool,
 
     /// Set when the endpoint has this connection in its transmit queue.
@@ -187,6 +191,8 @@ impl Connection {
             readable_notified: false,
             external_buffered: 0,
             last_sent_at: now,
+            last_received_at: None,
+            empty_packet_due: false,
             finished: false,
             queued: false,
             scheduled: None,
@@ -395,6 +401,55 @@ impl Connection {
     /// `utp_read_drained`).
     pub fn read_drained(&mut self) {
         self.maybe_window_update();
+    }
+
+    /// Asks for an empty data packet (libutp's `utp_write(s, NULL, 0)`): it consumes a sequence
+    /// number and tells a libutp acceptor that the connection is established.
+    pub fn queue_empty_packet(&mut self) -> Result<(), StreamError> {
+        if let Some(e) = self.error {
+            return Err(StreamError::Connection(e));
+        }
+        if self.write_shutdown || self.state == State::Closed {
+            return Err(StreamError::WriteClosed);
+        }
+        self.empty_packet_due = true;
+        Ok(())
+    }
+
+    /// Stops delivering incoming payload; it is acknowledged and dropped.
+    pub fn shutdown_read(&mut self) {
+        self.recv.discard_incoming();
+    }
+
+    /// Queuing delays of both directions and the time since the peer was last heard from.
+    pub fn delays(&self, now: Instant) -> crate::proto::endpoint::Delays {
+        crate::proto::endpoint::Delays {
+            ours: self.cc.queuing_delay().unwrap_or_default(),
+            theirs: self.cc.peer_queuing_delay().unwrap_or_default(),
+            since_last_received: self
+                .last_received_at
+                .map(|t| now.saturating_duration_since(t)),
+        }
+    }
+
+    /// An ICMP unreachable arrived for this connection.
+    pub(crate) fn icmp_unreachable(&mut self, now: Instant, events: &mut EventQueue) {
+        let error = if self.state == State::SynSent {
+            ConnectionError::Refused
+        } else {
+            ConnectionError::Reset
+        };
+        self.fail(now, error, events);
+    }
+
+    /// The path cannot carry datagrams larger than `mtu` (ICMP fragmentation needed): packets
+    /// built from now on fit it. Values below the engine's minimum are ignored.
+    pub(crate) fn lower_packet_size(&mut self, mtu: usize) {
+        if (crate::proto::config::MIN_PACKET_SIZE..self.packet_size).contains(&mtu) {
+            self.packet_size = mtu;
+            self.cc.set_mss(mtu);
+            self.send.set_payload_capacity(payload_size(mtu));
+        }
     }
 
     /// Shuts down our sending side: a FIN follows the data already written.

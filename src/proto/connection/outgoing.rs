@@ -94,8 +94,19 @@ impl Connection {
     }
 
     fn send_new_data(&mut self, now: Instant, buf: &mut [u8]) -> Option<Written> {
-        if self.unsent.is_empty() || self.fin_sent {
+        if self.fin_sent {
             return None;
+        }
+        if self.unsent.is_empty() {
+            if !self.empty_packet_due {
+                return None;
+            }
+            self.empty_packet_due = false;
+            let payload = self.send.take_buffer();
+            let seq = self.send.push(now, Kind::Data, payload).seq;
+            let written = self.emit_sent(now, buf, seq);
+            self.arm_retransmit(now);
+            return written;
         }
         let mss = payload_size(self.packet_size);
         let len = self.unsent.len().min(mss);
