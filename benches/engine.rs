@@ -547,6 +547,7 @@ impl Node for Toy {
             destination,
             len,
             dont_fragment: false,
+            connection: None,
         })
     }
 

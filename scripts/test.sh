@@ -22,11 +22,28 @@ RUSTDOCFLAGS=-Dwarnings cargo doc --locked --no-deps --features sim --quiet
 step "unit tests"
 cargo test --locked --features sim --lib
 
+step "C headers: committed = cbindgen output, and they compile as C99 and C++11 with -pedantic"
+cargo test --locked --test headers
+for std in "gcc -std=c99 -x c" "g++ -std=c++11 -x c++"; do
+    printf '#include "utp.h"\nint main(void) { return utp_init(1) == 0 ? 0 : 1; }\n' |
+        $std -Wall -Wextra -Werror -pedantic -Iinclude -fsyntax-only -
+done
+
 step "simulator scenarios (one summary line each)"
 mkdir -p target
 cargo test --locked --features sim --test scenarios -- --nocapture 2>&1 | tee target/scenarios.log |
     grep -E '^(scenario|goodput|test result)|FAILED|panicked' || true
 grep -q '^test result: ok' target/scenarios.log
+
+step "C API interop: our libutp.so against the reference libutp, 50 MiB each way"
+cargo build --locked --release --quiet
+stage=target/c-api-stage
+rm -rf "$stage" && mkdir -p "$stage/include" "$stage/lib"
+cp include/utp.h include/utp_types.h "$stage/include/"
+cp target/release/libutp.so "$stage/lib/libutp.so.0"
+ln -sf libutp.so.0 "$stage/lib/libutp.so"
+bash scripts/reference-libutp.sh target/reference-libutp
+bash scripts/interop-netcat.sh target/reference-libutp/libutp "$stage" 50
 
 step "engine benchmark (short run; the README records the 256 MiB figures)"
 RUTP_BENCH_MIB="${RUTP_BENCH_MIB:-64}" cargo bench --locked --features sim --bench engine

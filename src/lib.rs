@@ -13,7 +13,9 @@
 //!   time and seeded impairments, used by the scenario tests and the engine benchmark.
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
+pub mod ffi;
 pub mod proto;
+pub mod runtime;
 
 #[cfg(any(test, feature = "sim"))]
 pub mod sim;

@@ -38,6 +38,8 @@ pub struct Transmit {
     /// Set the IP "don't fragment" bit: the datagram is a path-MTU probe (libutp's
     /// `UTP_UDP_DONTFRAG`).
     pub dont_fragment: bool,
+    /// The connection that sent it (`None` for RESETs answering unknown connections).
+    pub connection: Option<ConnectionHandle>,
 }
 
 /// Identifies a connection within its endpoint. Never reused by the same endpoint.
@@ -468,6 +470,7 @@ impl Endpoint {
                     destination: to,
                     len,
                     dont_fragment: false,
+                    connection: None,
                 });
             }
         }
@@ -488,6 +491,7 @@ impl Endpoint {
                         destination,
                         len: written.len,
                         dont_fragment: written.dont_fragment,
+                        connection: Some(handle),
                     });
                 }
                 None => {

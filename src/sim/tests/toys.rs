@@ -166,6 +166,7 @@ impl Node for Toy {
             destination,
             len: data.len(),
             dont_fragment: false,
+            connection: None,
         })
     }
 

@@ -1,0 +1,1 @@
+//! Empty source for cbindgen-types.toml: utp_types.h holds no Rust items.

@@ -1,0 +1,375 @@
+//! Context-level functions of libutp's API (API notes section 2): init and destroy, callbacks,
+//! options, userdata, feeding datagrams and ICMP errors, timers, statistics.
+
+use super::boundary::guard;
+use super::context::{UtpContext, CONTEXT_ALIVE};
+use super::dispatch::{args, dispatch, invoke, now};
+use super::socket::UtpSocket;
+use super::types::callback::*;
+use super::types::*;
+use super::{accept, sockaddr};
+use crate::proto::{Config, DatagramEvent, Endpoint};
+use core::ffi::{c_int, c_void};
+use std::collections::hash_map::RandomState;
+use std::hash::BuildHasher;
+
+/// The live context behind `ctx`, as a raw pointer, or `None`.
+///
+/// # Safety
+/// `ctx` must be NULL or a pointer returned by `utp_init` and not yet destroyed.
+pub unsafe fn live(ctx: *mut UtpContext) -> Option<*mut UtpContext> {
+    // SAFETY: per the contract; only the marker is read.
+    (!ctx.is_null() && unsafe { (*ctx).magic } == CONTEXT_ALIVE).then_some(ctx)
+}
+
+/// A seed from the operating system's randomness (std seeds `RandomState` from it), for
+/// contexts whose application installs no `UTP_GET_RANDOM` (libutp uses an unseeded `rand()`).
+fn os_seed() -> u64 {
+    RandomState::new().hash_one(0x5eed_u64)
+}
+
+/// `utp_init`: a new context. Only API version 2 exists; anything else gives NULL.
+#[no_mangle]
+pub extern "C" fn utp_init(version: c_int) -> *mut UtpContext {
+    guard(core::ptr::null_mut(), || {
+        if version != 2 {
+            return core::ptr::null_mut();
+        }
+        let Ok(endpoint) = Endpoint::new(Config::default(), os_seed()) else {
+            return core::ptr::null_mut();
+        };
+        Box::into_raw(Box::new(UtpContext::new(endpoint)))
+    })
+}
+
+/// `utp_destroy`: `UTP_STATE_DESTROYING` for every socket still alive, then everything is
+/// freed (including sockets never connected, which libutp leaks).
+///
+/// # Safety
+/// `ctx` must be NULL or a live context; it is invalid afterwards.
+#[no_mangle]
+pub unsafe extern "C" fn utp_destroy(ctx: *mut UtpContext) {
+    guard((), || {
+        // SAFETY: forwarded contract.
+        let Some(ctx) = (unsafe { live(ctx) }) else {
+            return;
+        };
+        // SAFETY: live context, no borrow alive while callbacks run.
+        unsafe {
+            let sockets: Vec<*mut UtpSocket> = (*ctx).sockets.values().copied().collect();
+            for s in sockets {
+                let mut a = args(ctx, s, UTP_ON_STATE_CHANGE);
+                a.u1.state = UTP_STATE_DESTROYING;
+                invoke(ctx, a);
+            }
+            (*ctx).magic = 0;
+            (*ctx).free_all();
+            drop(Box::from_raw(ctx));
+        }
+    })
+}
+
+/// `utp_set_callback`: installs (or clears, with NULL) callback `callback_name`.
+///
+/// # Safety
+/// `ctx` must be NULL or live; `proc_` must be NULL or a valid callback.
+#[no_mangle]
+pub unsafe extern "C" fn utp_set_callback(
+    ctx: *mut UtpContext,
+    callback_name: c_int,
+    proc_: Option<unsafe extern "C" fn(*mut utp_callback_arguments) -> core::ffi::c_ulonglong>,
+) {
+    guard((), || {
+        // SAFETY: forwarded contract.
+        let Some(ctx) = (unsafe { live(ctx) }) else {
+            return;
+        };
+        if let Ok(i) = usize::try_from(callback_name) {
+            // SAFETY: live context, no other borrow.
+            if let Some(slot) = unsafe { (*ctx).callbacks.get_mut(i) } {
+                *slot = proc_;
+            }
+        }
+    })
+}
+
+/// `utp_context_set_userdata`: returns the new value, as libutp does.
+///
+/// # Safety
+/// `ctx` must be NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn utp_context_set_userdata(
+    ctx: *mut UtpContext,
+    userdata: *mut c_void,
+) -> *mut c_void {
+    guard(core::ptr::null_mut(), || {
+        // SAFETY: forwarded contract.
+        let Some(ctx) = (unsafe { live(ctx) }) else {
+            return core::ptr::null_mut();
+        };
+        // SAFETY: live context.
+        unsafe { (*ctx).userdata = userdata };
+        userdata
+    })
+}
+
+/// `utp_context_get_userdata`.
+///
+/// # Safety
+/// `ctx` must be NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn utp_context_get_userdata(ctx: *mut UtpContext) -> *mut c_void {
+    guard(core::ptr::null_mut(), || {
+        // SAFETY: forwarded contract; the field is read without keeping a reference.
+        unsafe { live(ctx) }.map_or(core::ptr::null_mut(), |c| unsafe { (*c).userdata })
+    })
+}
+
+/// `utp_context_set_option`: 0, or -1 for NULL, an unknown option, or a buffer size below 1.
+///
+/// # Safety
+/// `ctx` must be NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn utp_context_set_option(
+    ctx: *mut UtpContext,
+    opt: c_int,
+    val: c_int,
+) -> c_int {
+    guard(-1, || {
+        // SAFETY: forwarded contract.
+        let Some(ctx) = (unsafe { live(ctx) }) else {
+            return -1;
+        };
+        // SAFETY: live context, no other borrow.
+        let c = unsafe { &mut *ctx };
+        match opt {
+            UTP_LOG_NORMAL | UTP_LOG_MTU | UTP_LOG_DEBUG => {
+                c.log_levels[(opt - UTP_LOG_NORMAL) as usize] = val != 0;
+                0
+            }
+            UTP_SNDBUF | UTP_RCVBUF if val < 1 => -1,
+            UTP_SNDBUF => {
+                c.sndbuf = val;
+                0
+            }
+            UTP_RCVBUF => {
+                c.rcvbuf = val;
+                0
+            }
+            UTP_TARGET_DELAY => {
+                c.target_delay = val;
+                0
+            }
+            _ => -1,
+        }
+    })
+}
+
+/// `utp_context_get_option`: the value (log flags as 0/1), or -1.
+///
+/// # Safety
+/// `ctx` must be NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn utp_context_get_option(ctx: *mut UtpContext, opt: c_int) -> c_int {
+    guard(-1, || {
+        // SAFETY: forwarded contract.
+        let Some(ctx) = (unsafe { live(ctx) }) else {
+            return -1;
+        };
+        // SAFETY: live context, no other borrow.
+        let c = unsafe { &*ctx };
+        match opt {
+            UTP_LOG_NORMAL | UTP_LOG_MTU | UTP_LOG_DEBUG => {
+                c_int::from(c.log_levels[(opt - UTP_LOG_NORMAL) as usize])
+            }
+            UTP_SNDBUF => c.sndbuf,
+            UTP_RCVBUF => c.rcvbuf,
+            UTP_TARGET_DELAY => c.target_delay,
+            _ => -1,
+        }
+    })
+}
+
+/// `utp_process_udp`: feeds one received datagram from `to` (the *source* address, despite
+/// the name). 1 if it is uTP (handled, answered or dropped), 0 if not: hand it to others.
+///
+/// # Safety
+/// `ctx` must be NULL or live; `buf` must hold `len` bytes; `to` must hold `tolen` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn utp_process_udp(
+    ctx: *mut UtpContext,
+    buf: *const u8,
+    len: usize,
+    to: *const libc::sockaddr,
+    tolen: libc::socklen_t,
+) -> c_int {
+    guard(0, || {
+        // SAFETY: forwarded contract.
+        let Some(ctx) = (unsafe { live(ctx) }) else {
+            return 0;
+        };
+        if buf.is_null() {
+            return 0;
+        }
+        // SAFETY: the caller guarantees `tolen` readable bytes at `to`.
+        let Some(from) = (unsafe { sockaddr::from_c(to, tolen) }) else {
+            return 0;
+        };
+        // SAFETY: the caller guarantees `len` readable bytes at `buf`.
+        let data = unsafe { core::slice::from_raw_parts(buf, len) };
+        // SAFETY: live context, no borrow alive.
+        let now = unsafe { now(ctx) };
+        // SAFETY: live context; the borrow ends with the statement.
+        let event = unsafe { (*ctx).endpoint.handle_datagram(now, from, data) };
+        let handled = match event {
+            DatagramEvent::NotUtp => 0,
+            DatagramEvent::Handled => 1,
+            // SAFETY: live context, no borrow alive.
+            DatagramEvent::Incoming(incoming) => unsafe {
+                accept::incoming(ctx, now, incoming);
+                1
+            },
+        };
+        // SAFETY: live context, no borrow alive.
+        unsafe { dispatch(ctx, now) };
+        handled
+    })
+}
+
+/// ICMP input shared by the two ICMP functions.
+///
+/// # Safety
+/// As `utp_process_icmp_error`.
+unsafe fn icmp(
+    ctx: *mut UtpContext,
+    buffer: *const u8,
+    len: usize,
+    to: *const libc::sockaddr,
+    tolen: libc::socklen_t,
+    mtu: Option<u16>,
+) -> c_int {
+    // SAFETY: forwarded contract.
+    let Some(ctx) = (unsafe { live(ctx) }) else {
+        return 0;
+    };
+    if buffer.is_null() {
+        return 0;
+    }
+    // SAFETY: forwarded contract.
+    let Some(remote) = (unsafe { sockaddr::from_c(to, tolen) }) else {
+        return 0;
+    };
+    // SAFETY: the caller guarantees `len` readable bytes.
+    let original = unsafe { core::slice::from_raw_parts(buffer, len) };
+    // SAFETY: live context, no borrow alive.
+    let now = unsafe { now(ctx) };
+    // SAFETY: live context; the borrow ends with the statement.
+    let matched = unsafe {
+        match mtu {
+            None => (*ctx).endpoint.handle_icmp_error(now, remote, original),
+            Some(mtu) => (*ctx)
+                .endpoint
+                .handle_icmp_fragmentation(remote, original, mtu),
+        }
+    };
+    // SAFETY: live context, no borrow alive.
+    unsafe { dispatch(ctx, now) };
+    c_int::from(matched)
+}
+
+/// `utp_process_icmp_error`: `buffer` is the quoted uTP packet we sent to `to`. Its connection
+/// fails (refused while connecting, reset after). 1 if a connection matched.
+///
+/// # Safety
+/// `ctx` must be NULL or live; `buffer` must hold `len` bytes; `to` must hold `tolen` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn utp_process_icmp_error(
+    ctx: *mut UtpContext,
+    buffer: *const u8,
+    len: usize,
+    to: *const libc::sockaddr,
+    tolen: libc::socklen_t,
+) -> c_int {
+    // SAFETY: forwarded contract.
+    guard(0, || unsafe { icmp(ctx, buffer, len, to, tolen, None) })
+}
+
+/// `utp_process_icmp_fragmentation`: the path to `to` takes at most `next_hop_mtu` bytes.
+///
+/// # Safety
+/// As `utp_process_icmp_error`.
+#[no_mangle]
+pub unsafe extern "C" fn utp_process_icmp_fragmentation(
+    ctx: *mut UtpContext,
+    buffer: *const u8,
+    len: usize,
+    to: *const libc::sockaddr,
+    tolen: libc::socklen_t,
+    next_hop_mtu: u16,
+) -> c_int {
+    // SAFETY: forwarded contract.
+    guard(0, || unsafe {
+        icmp(ctx, buffer, len, to, tolen, Some(next_hop_mtu))
+    })
+}
+
+/// `utp_check_timeouts`: runs every timer that is due. No 500 ms gate: call it as often as
+/// you want timer resolution.
+///
+/// # Safety
+/// `ctx` must be NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn utp_check_timeouts(ctx: *mut UtpContext) {
+    guard((), || {
+        // SAFETY: forwarded contract.
+        let Some(ctx) = (unsafe { live(ctx) }) else {
+            return;
+        };
+        // SAFETY: live context; borrows end with each statement.
+        unsafe {
+            let now = now(ctx);
+            (*ctx).endpoint.handle_timeout(now);
+            dispatch(ctx, now);
+        }
+    })
+}
+
+/// `utp_issue_deferred_acks`: acknowledges received data now on every socket that owes it.
+///
+/// # Safety
+/// `ctx` must be NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn utp_issue_deferred_acks(ctx: *mut UtpContext) {
+    guard((), || {
+        // SAFETY: forwarded contract.
+        let Some(ctx) = (unsafe { live(ctx) }) else {
+            return;
+        };
+        // SAFETY: live context; borrows end with each statement.
+        unsafe {
+            let now = now(ctx);
+            (*ctx).endpoint.flush_acks();
+            dispatch(ctx, now);
+        }
+    })
+}
+
+/// `utp_get_context_stats`: datagram counts by size; the pointer stays valid with the context.
+///
+/// # Safety
+/// `ctx` must be NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn utp_get_context_stats(ctx: *mut UtpContext) -> *mut utp_context_stats {
+    guard(core::ptr::null_mut(), || {
+        // SAFETY: forwarded contract.
+        let Some(ctx) = (unsafe { live(ctx) }) else {
+            return core::ptr::null_mut();
+        };
+        // SAFETY: live context, no other borrow.
+        let c = unsafe { &mut *ctx };
+        let s = c.endpoint.stats();
+        c.stats._nraw_recv = s.received_by_size;
+        c.stats._nraw_send = s.sent_by_size;
+        &mut c.stats
+    })
+}

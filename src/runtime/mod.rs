@@ -1,0 +1,4 @@
+//! The runtime: the one place that reads the clock (and, with issue 4, owns sockets and
+//! threads).
+
+pub mod clock;
