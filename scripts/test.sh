@@ -45,5 +45,8 @@ ln -sf libutp.so.0 "$stage/lib/libutp.so"
 bash scripts/reference-libutp.sh target/reference-libutp
 bash scripts/interop-netcat.sh target/reference-libutp/libutp "$stage" 50
 
+step "C library: CMake build and install, find_package and pkg-config consumers"
+CARGO_TARGET_DIR="$PWD/target" bash scripts/test-consumers.sh
+
 step "engine benchmark (short run; the README records the 256 MiB figures)"
 RUTP_BENCH_MIB="${RUTP_BENCH_MIB:-64}" cargo bench --locked --features sim --bench engine

@@ -3,9 +3,10 @@
 //!
 //! Every API entry point that feeds the engine ends with [`dispatch`]. Each step takes a short
 //! `&mut UtpContext` borrow to get the next thing to do, drops it, then calls C. A callback may
-//! re-enter the library; the nested call dispatches what it caused, and the outer loop carries
-//! on with whatever is left. Sockets whose connection closed are freed by the outermost loop
-//! only, after `UTP_STATE_DESTROYING`, so no callback ever sees a socket freed under it.
+//! re-enter the library; the nested call only sends the datagrams it caused, and the outer loop
+//! delivers every other callback after the running one returns, so callbacks never nest and
+//! arrive in order. Sockets whose connection closed are freed by the outermost loop, after
+//! `UTP_STATE_DESTROYING`, so no callback ever sees a socket freed under it.
 
 use super::context::{UtpContext, SEND_BUFFER};
 use super::sockaddr;
@@ -140,6 +141,13 @@ impl UtpContext {
                 flags,
                 socket,
             };
+        }
+        if !outermost {
+            // Inside a callback only datagrams go out (as libutp sends from inside the call).
+            // Everything else waits for the outermost loop, so callbacks never nest: an
+            // `UTP_ON_READ` cannot start while another is still running.
+            self.give_buffer(buf);
+            return Step::Idle;
         }
         if let Some(h) = self.reading {
             match self.endpoint.read(h, &mut buf) {
