@@ -35,6 +35,7 @@ pub extern "C" fn utp_init(version: c_int) -> *mut UtpContext {
         if version != 2 {
             return core::ptr::null_mut();
         }
+        super::logging::install();
         let Ok(endpoint) = Endpoint::new(Config::default(), os_seed()) else {
             return core::ptr::null_mut();
         };
@@ -145,6 +146,9 @@ pub unsafe extern "C" fn utp_context_set_option(
         match opt {
             UTP_LOG_NORMAL | UTP_LOG_MTU | UTP_LOG_DEBUG => {
                 c.log_levels[(opt - UTP_LOG_NORMAL) as usize] = val != 0;
+                if val != 0 {
+                    super::logging::enable();
+                }
                 0
             }
             UTP_SNDBUF | UTP_RCVBUF if val < 1 => -1,

@@ -64,6 +64,7 @@ pub unsafe fn invoke(ctx: *mut UtpContext, mut a: utp_callback_arguments) -> Opt
 /// # Safety
 /// As [`invoke`].
 pub unsafe fn now(ctx: *mut UtpContext) -> Instant {
+    super::logging::set_current(ctx);
     // SAFETY: forwarded contract.
     let micros = unsafe {
         invoke(ctx, args(ctx, core::ptr::null_mut(), UTP_GET_MICROSECONDS)).or_else(|| {
@@ -265,6 +266,8 @@ pub unsafe fn dispatch(ctx: *mut UtpContext, now: Instant) {
         (*ctx).depth == 1
     };
     loop {
+        // SAFETY: no borrow is alive here.
+        unsafe { forward_logs(ctx) };
         // SAFETY: no other borrow is alive here.
         let step = unsafe { (*ctx).next_step(now, outermost) };
         // SAFETY (for every arm): callbacks run with no Rust borrow alive; sockets named by
@@ -337,7 +340,30 @@ pub unsafe fn dispatch(ctx: *mut UtpContext, now: Instant) {
         }
     }
     // SAFETY: no other borrow is alive here.
-    unsafe { (*ctx).depth -= 1 };
+    unsafe {
+        forward_logs(ctx);
+        (*ctx).depth -= 1;
+        if (*ctx).depth == 0 {
+            super::logging::set_current(core::ptr::null_mut());
+        }
+    }
+}
+
+/// Hands queued log records to `UTP_LOG`, for the levels the context enabled.
+///
+/// # Safety
+/// As [`dispatch`].
+unsafe fn forward_logs(ctx: *mut UtpContext) {
+    for (level, line) in super::logging::take_pending() {
+        // SAFETY: live context; one field read.
+        if unsafe { (*ctx).log_levels[level] } {
+            let mut a = args(ctx, core::ptr::null_mut(), UTP_LOG);
+            a.buf = line.as_ptr().cast();
+            a.len = line.as_bytes().len();
+            // SAFETY: forwarded contract; `line` outlives the call.
+            unsafe { invoke(ctx, a) };
+        }
+    }
 }
 
 /// Asks the application how much received data it still holds (`UTP_GET_READ_BUFFER_SIZE`)

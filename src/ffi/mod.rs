@@ -16,7 +16,10 @@ pub mod api_socket;
 pub mod boundary;
 pub mod context;
 pub mod dispatch;
+pub mod logging;
 pub mod names;
 pub mod sockaddr;
 pub mod socket;
+#[cfg(test)]
+mod tests;
 pub mod types;

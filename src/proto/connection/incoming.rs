@@ -103,6 +103,11 @@ impl Connection {
             self.recv.set_ack_nr(header.seq_nr.prev());
             self.state = State::Connected;
             self.consecutive_timeouts = 0;
+            log::info!(
+                "connection to {} (id {}) established",
+                self.remote,
+                self.recv_id
+            );
             events.push_back((self.handle, Event::Connected));
             self.arm_keepalive(now);
             self.arm_idle(now);

@@ -446,6 +446,7 @@ impl Connection {
     /// built from now on fit it. Values below the engine's minimum are ignored.
     pub(crate) fn lower_packet_size(&mut self, mtu: usize) {
         if (crate::proto::config::MIN_PACKET_SIZE..self.packet_size).contains(&mtu) {
+            log::info!(target: "utp::mtu", "connection to {}: packet size {} -> {mtu} (ICMP)", self.remote, self.packet_size);
             self.packet_size = mtu;
             self.cc.set_mss(mtu);
             self.send.set_payload_capacity(payload_size(mtu));
@@ -495,6 +496,7 @@ impl Connection {
         self.state = State::Closed;
         self.timers.stop_all();
         self.unsent.clear();
+        log::info!("connection to {} (id {}) closed", self.remote, self.recv_id);
         events.push_back((self.handle, Event::Closed));
         if linger {
             self.timers.set(Timer::Linger, now + self.config.linger);
@@ -510,6 +512,11 @@ impl Connection {
             return;
         }
         self.error = Some(error);
+        log::info!(
+            "connection to {} (id {}) failed: {error}",
+            self.remote,
+            self.recv_id
+        );
         events.push_back((self.handle, Event::Error(error)));
         self.state = State::Failed;
         self.timers.stop_all();
@@ -618,6 +625,13 @@ impl Connection {
             return;
         }
         self.stats.timeouts += 1;
+        log::debug!(
+            "connection to {} (id {}): retransmission timeout {} ({} packets outstanding)",
+            self.remote,
+            self.recv_id,
+            self.consecutive_timeouts,
+            self.send.len()
+        );
         self.rtt.backoff();
         self.cc.on_timeout(now);
         self.send.mark_all_lost();
