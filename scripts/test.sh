@@ -44,6 +44,7 @@ cp target/release/libutp.so "$stage/lib/libutp.so.0"
 ln -sf libutp.so.0 "$stage/lib/libutp.so"
 bash scripts/reference-libutp.sh target/reference-libutp
 bash scripts/interop-netcat.sh target/reference-libutp/libutp "$stage" 50
+bash scripts/compare-layouts.sh target/reference-libutp/libutp "$stage"
 
 step "C library: CMake build and install, find_package and pkg-config consumers"
 CARGO_TARGET_DIR="$PWD/target" bash scripts/test-consumers.sh
