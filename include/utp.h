@@ -667,7 +667,8 @@ ssize_t utp_writev(utp_socket *s, struct utp_iovec *iovec, size_t num_iovecs);
 
 /**
  * `utp_getpeername`: copies the peer address (at most `*addrlen` bytes) and sets `*addrlen`
- * to its full size. 0, or -1 for NULL arguments or a socket never connected.
+ * to the number of bytes copied, as libutp does. 0, or -1 for NULL arguments or a socket never
+ * connected.
  *
  * # Safety
  * `s` must be NULL or a socket of this library; `addr` must hold `*addrlen` writable bytes.

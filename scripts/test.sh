@@ -7,6 +7,16 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
 
+# Tools the C parts need, installed from Debian's packages when missing (CI runs as root).
+need() {
+    local missing=()
+    for tool in "$@"; do command -v "${tool%%:*}" >/dev/null || missing+=("${tool#*:}"); done
+    if [ ${#missing[@]} -gt 0 ]; then
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+    fi
+}
+
 step "formatting"
 cargo fmt --all -- --check
 
@@ -45,6 +55,23 @@ ln -sf libutp.so.0 "$stage/lib/libutp.so"
 bash scripts/reference-libutp.sh target/reference-libutp
 bash scripts/interop-netcat.sh target/reference-libutp/libutp "$stage" 50
 bash scripts/compare-layouts.sh target/reference-libutp/libutp "$stage"
+
+step "C test suite (CTest): plain, then AddressSanitizer + UBSan, then valgrind memcheck"
+need cmake:cmake pkg-config:pkg-config valgrind:valgrind g++:g++
+export CARGO_TARGET_DIR="$PWD/target"
+cmake -S . -B target/ctest -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build target/ctest -j2 >/dev/null
+ctest --test-dir target/ctest -j2 --output-on-failure
+cmake -S . -B target/ctest-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRUTP_SANITIZE=ON >/dev/null
+cmake --build target/ctest-asan -j2 >/dev/null
+ctest --test-dir target/ctest-asan -j2 --output-on-failure
+ctest --test-dir target/ctest -T memcheck -j2 --output-on-failure > target/ctest-memcheck.log 2>&1 || {
+    tail -50 target/ctest-memcheck.log; exit 1; }
+grep -E "tests passed|Memory checking results|Defects" target/ctest-memcheck.log || true
+if grep -q "Defects:" target/ctest-memcheck.log; then
+    echo "valgrind found defects (target/ctest-memcheck.log)"; exit 1
+fi
+unset CARGO_TARGET_DIR
 
 step "C library: CMake build and install, find_package and pkg-config consumers"
 CARGO_TARGET_DIR="$PWD/target" bash scripts/test-consumers.sh

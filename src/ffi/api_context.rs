@@ -225,6 +225,8 @@ pub unsafe extern "C" fn utp_process_udp(
         let now = unsafe { now(ctx) };
         // SAFETY: live context; the borrow ends with the statement.
         let event = unsafe { (*ctx).endpoint.handle_datagram(now, from, data) };
+        // SAFETY: live context, no borrow alive during the callback.
+        unsafe { report_received(ctx, from, data) };
         let handled = match event {
             DatagramEvent::NotUtp => 0,
             DatagramEvent::Handled => 1,
@@ -238,6 +240,42 @@ pub unsafe extern "C" fn utp_process_udp(
         unsafe { dispatch(ctx, now) };
         handled
     })
+}
+
+/// `UTP_ON_OVERHEAD_STATISTICS` for a datagram that reached a socket: the bytes that were not
+/// payload (uTP header and extensions plus UDP/IP), typed as libutp does (a RESET counts as
+/// close overhead, anything else as header overhead).
+///
+/// # Safety
+/// `ctx` must be live with no borrow alive.
+unsafe fn report_received(ctx: *mut UtpContext, from: std::net::SocketAddr, data: &[u8]) {
+    // SAFETY: live context; fields read, then the borrows end.
+    let socket = unsafe {
+        if (*ctx).callbacks[UTP_ON_OVERHEAD_STATISTICS as usize].is_none() {
+            return;
+        }
+        match (*ctx)
+            .endpoint
+            .last_routed()
+            .and_then(|h| (*ctx).sockets.get(&h).copied())
+        {
+            Some(s) => s,
+            None => return,
+        }
+    };
+    let Ok(packet) = crate::proto::packet::Packet::decode(data) else {
+        return;
+    };
+    let mut a = args(ctx, socket, UTP_ON_OVERHEAD_STATISTICS);
+    a.u1.send = 0;
+    a.len = data.len() - packet.payload.len() + super::dispatch::udp_overhead(from);
+    a.u2.type_ = if packet.header.packet_type == crate::proto::packet::PacketType::Reset {
+        2
+    } else {
+        4
+    };
+    // SAFETY: forwarded contract.
+    unsafe { invoke(ctx, a) };
 }
 
 /// ICMP input shared by the two ICMP functions.
@@ -371,9 +409,7 @@ pub unsafe extern "C" fn utp_get_context_stats(ctx: *mut UtpContext) -> *mut utp
         };
         // SAFETY: live context, no other borrow.
         let c = unsafe { &mut *ctx };
-        let s = c.endpoint.stats();
-        c.stats._nraw_recv = s.received_by_size;
-        c.stats._nraw_send = s.sent_by_size;
+        c.refresh_stats();
         &mut c.stats
     })
 }

@@ -251,7 +251,8 @@ pub unsafe extern "C" fn utp_writev(
 }
 
 /// `utp_getpeername`: copies the peer address (at most `*addrlen` bytes) and sets `*addrlen`
-/// to its full size. 0, or -1 for NULL arguments or a socket never connected.
+/// to the number of bytes copied, as libutp does. 0, or -1 for NULL arguments or a socket never
+/// connected.
 ///
 /// # Safety
 /// `s` must be NULL or a socket of this library; `addr` must hold `*addrlen` writable bytes.
@@ -272,9 +273,9 @@ pub unsafe extern "C" fn utp_getpeername(
         let c = sockaddr::to_c(peer);
         // SAFETY: the caller guarantees `*addrlen` writable bytes at `addr`.
         unsafe {
-            let n = (*addrlen).min(c.len()) as usize;
-            core::ptr::copy_nonoverlapping(c.as_ptr().cast::<u8>(), addr.cast::<u8>(), n);
-            *addrlen = c.len();
+            let n = (*addrlen).min(c.len());
+            core::ptr::copy_nonoverlapping(c.as_ptr().cast::<u8>(), addr.cast::<u8>(), n as usize);
+            *addrlen = n;
         }
         0
     })

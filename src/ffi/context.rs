@@ -91,6 +91,14 @@ impl UtpContext {
         }
     }
 
+    /// Copies the engine's datagram counters into the struct `utp_get_context_stats` points at,
+    /// so a pointer kept by the application reads current values.
+    pub fn refresh_stats(&mut self) {
+        let s = self.endpoint.stats();
+        self.stats._nraw_recv = s.received_by_size;
+        self.stats._nraw_send = s.sent_by_size;
+    }
+
     /// A buffer from the pool.
     pub fn take_buffer(&mut self, size: usize) -> Vec<u8> {
         let mut b = self.buffers.pop().unwrap_or_default();

@@ -342,6 +342,7 @@ pub unsafe fn dispatch(ctx: *mut UtpContext, now: Instant) {
     // SAFETY: no other borrow is alive here.
     unsafe {
         forward_logs(ctx);
+        (*ctx).refresh_stats();
         (*ctx).depth -= 1;
         if (*ctx).depth == 0 {
             super::logging::set_current(core::ptr::null_mut());

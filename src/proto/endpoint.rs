@@ -53,6 +53,8 @@ pub struct ConnectionHandle(pub u64);
 pub struct Incoming {
     remote: SocketAddr,
     syn: Header,
+    /// Length of the SYN datagram (counted in the statistics if accepted, as libutp does).
+    len: usize,
 }
 
 impl Incoming {
@@ -131,6 +133,7 @@ pub struct Endpoint {
     ready: VecDeque<ConnectionHandle>,
     timers: BinaryHeap<Reverse<(Instant, ConnectionHandle)>>,
     resets: VecDeque<(SocketAddr, Header)>,
+    last_routed: Option<ConnectionHandle>,
     forced_initial_seq: Option<SeqNr>,
     reset_tokens: u32,
     reset_refill_at: Instant,
@@ -152,6 +155,7 @@ impl Endpoint {
             ready: VecDeque::new(),
             timers: BinaryHeap::new(),
             resets: VecDeque::new(),
+            last_routed: None,
             forced_initial_seq: None,
             reset_refill_at: Instant::ZERO,
             stats: EndpointStats::default(),
@@ -267,6 +271,7 @@ impl Endpoint {
         let config = options
             .apply(&self.config)
             .map_err(|_| ConnectError::InvalidOptions)?;
+        self.stats.received_by_size[size_bucket(incoming.len)] += 1;
         let initial_seq = self.initial_seq();
         let handle = self.new_handle();
         let conn = Connection::accepted(
@@ -342,6 +347,7 @@ impl Endpoint {
             }
         };
         let header = packet.header;
+        self.last_routed = None;
         let handle = match header.packet_type {
             PacketType::Syn => self
                 .by_key
@@ -351,9 +357,10 @@ impl Endpoint {
             _ => self.by_key.get(&(from, header.connection_id)).copied(),
         };
         let Some(handle) = handle else {
-            return self.unknown_connection(now, from, header);
+            return self.unknown_connection(now, from, header, data.len());
         };
         self.stats.received_by_size[size_bucket(data.len())] += 1;
+        self.last_routed = Some(handle);
         if let Some(conn) = self.connections.get_mut(&handle) {
             conn.handle_packet(now, &packet, &mut self.events);
         }
@@ -379,6 +386,7 @@ impl Endpoint {
         now: Instant,
         from: SocketAddr,
         header: Header,
+        len: usize,
     ) -> DatagramEvent {
         match header.packet_type {
             PacketType::Syn => {
@@ -389,6 +397,7 @@ impl Endpoint {
                 DatagramEvent::Incoming(Incoming {
                     remote: from,
                     syn: header,
+                    len,
                 })
             }
             // A RESET for nothing is ignored (never answer a RESET with a RESET).
@@ -426,6 +435,12 @@ impl Endpoint {
             ack_nr: header.seq_nr,
         };
         self.resets.push_back((to, reset));
+    }
+
+    /// The connection the last datagram given to [`Endpoint::handle_datagram`] was delivered to,
+    /// if any (for per-connection accounting such as libutp's overhead statistics).
+    pub fn last_routed(&self) -> Option<ConnectionHandle> {
+        self.last_routed
     }
 
     /// Handles expired timers.

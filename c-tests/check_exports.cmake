@@ -1,0 +1,64 @@
+# check_exports.cmake: the dynamic symbol table of libutp.so, as existing binaries need it.
+#   cmake -DNM=<nm> -DLIB=<libutp.so> -DPOINTER_SIZE=<8|4> -P check_exports.cmake
+#
+# - the 28 functions of utp.h are exported as functions (Transmission's CMake checks 18 of them by
+#   linking; a missing one and the library is rejected);
+# - utp_callback_names, utp_error_code_names and utp_state_names are exported as data objects of
+#   exactly 16, 3 and 5 pointers: an executable that reads one of them gets a copy relocation
+#   sized by the library it was linked with (libutp-api.md 1.5).
+foreach(var NM LIB POINTER_SIZE)
+  if(NOT DEFINED ${var})
+    message(FATAL_ERROR "check_exports.cmake: -D${var}=... is required")
+  endif()
+endforeach()
+
+execute_process(COMMAND ${NM} -D -S --defined-only ${LIB}
+                OUTPUT_VARIABLE symbols RESULT_VARIABLE rc ERROR_VARIABLE err)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "${NM} failed on ${LIB}: ${err}")
+endif()
+
+set(functions
+    utp_init utp_destroy utp_set_callback utp_context_set_userdata utp_context_get_userdata
+    utp_context_set_option utp_context_get_option utp_process_udp utp_process_icmp_error
+    utp_process_icmp_fragmentation utp_check_timeouts utp_issue_deferred_acks
+    utp_get_context_stats utp_create_socket utp_set_userdata utp_get_userdata utp_setsockopt
+    utp_getsockopt utp_connect utp_write utp_writev utp_getpeername utp_read_drained
+    utp_get_delays utp_get_stats utp_get_context utp_shutdown utp_close)
+
+set(failures 0)
+foreach(fn IN LISTS functions)
+  # "<address> <size> T <name>"
+  if(NOT symbols MATCHES "[0-9a-fA-F]+ [0-9a-fA-F]+ [Tt] ${fn}\n")
+    message(SEND_ERROR "function ${fn} is not exported")
+    math(EXPR failures "${failures} + 1")
+  endif()
+endforeach()
+
+foreach(entry utp_callback_names:16 utp_error_code_names:3 utp_state_names:5)
+  string(REPLACE ":" ";" entry "${entry}")
+  list(GET entry 0 name)
+  list(GET entry 1 count)
+  math(EXPR want "${count} * ${POINTER_SIZE}")
+  if(symbols MATCHES "[0-9a-fA-F]+ ([0-9a-fA-F]+) ([A-Za-z]) ${name}\n")
+    set(hex "${CMAKE_MATCH_1}")
+    set(kind "${CMAKE_MATCH_2}")
+    math(EXPR size "0x${hex}")
+    if(NOT kind MATCHES "^[DdBbRrGgSs]$")
+      message(SEND_ERROR "${name} is exported as '${kind}', not as a data object")
+      math(EXPR failures "${failures} + 1")
+    elseif(NOT size EQUAL want)
+      message(SEND_ERROR "${name} is ${size} bytes, libutp's is ${want} (${count} pointers)")
+      math(EXPR failures "${failures} + 1")
+    endif()
+  else()
+    message(SEND_ERROR "data object ${name} is not exported")
+    math(EXPR failures "${failures} + 1")
+  endif()
+endforeach()
+
+if(failures GREATER 0)
+  message(FATAL_ERROR "${failures} export check(s) failed for ${LIB}")
+endif()
+list(LENGTH functions nfunctions)
+message("exported_symbols: ${nfunctions} functions and 3 name tables of libutp's sizes in ${LIB}")
