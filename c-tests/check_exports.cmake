@@ -1,5 +1,6 @@
 # check_exports.cmake: the dynamic symbol table of libutp.so, as existing binaries need it.
-#   cmake -DNM=<nm> -DLIB=<libutp.so> -DPOINTER_SIZE=<8|4> -P check_exports.cmake
+#   cmake -DNM=<nm> -DLIB=<libutp.so> -DPOINTER_SIZE=<8|4> [-DONLY_API=1] -P check_exports.cmake
+cmake_policy(SET CMP0057 NEW) # if(IN_LIST)
 #
 # - the 28 functions of utp.h are exported as functions (Transmission's CMake checks 18 of them by
 #   linking; a missing one and the library is rejected);
@@ -57,6 +58,20 @@ foreach(entry utp_callback_names:16 utp_error_code_names:3 utp_state_names:5)
   endif()
 endforeach()
 
+# With ONLY_API (our library), nothing else may be exported: no unmangled internal symbol and
+# no Rust symbol (the reference exports many C++ internals and a stray `addrbuf`).
+if(ONLY_API)
+  string(REPLACE "\n" ";" lines "${symbols}")
+  foreach(line IN LISTS lines)
+    if(line MATCHES " ([A-Za-z]) ([^ ]+)$")
+      set(name "${CMAKE_MATCH_2}")
+      if(NOT name IN_LIST functions AND NOT name MATCHES "^utp_(callback|error_code|state)_names$")
+        message(SEND_ERROR "unexpected exported symbol ${name}")
+        math(EXPR failures "${failures} + 1")
+      endif()
+    endif()
+  endforeach()
+endif()
 if(failures GREATER 0)
   message(FATAL_ERROR "${failures} export check(s) failed for ${LIB}")
 endif()
