@@ -2,7 +2,7 @@
 //! the MTU callback that sizes a connection's packets.
 
 use super::context::{UtpContext, DEFAULT_TARGET_DELAY};
-use super::dispatch::{args, invoke};
+use super::dispatch::{args, invoke, udp_overhead};
 use super::sockaddr;
 use super::socket::UtpSocket;
 use super::types::callback::*;
@@ -31,6 +31,15 @@ pub unsafe fn options_for(
     a.u2.address_len = addr.len();
     // SAFETY: forwarded contract. libutp truncates the answer to 16 bits.
     let mtu = unsafe { invoke(ctx, a) }.map(|v| usize::from(v as u16));
+    let mut o = args(ctx, socket, UTP_GET_UDP_OVERHEAD);
+    o.u1.address = addr.as_ptr();
+    o.u2.address_len = addr.len();
+    // SAFETY: forwarded contract.
+    let overhead = unsafe { invoke(ctx, o) }.map_or(udp_overhead(peer), |v| usize::from(v as u16));
+    if !socket.is_null() {
+        // SAFETY: `socket` is a live socket of `ctx` with no borrow alive.
+        unsafe { (*socket).udp_overhead = overhead };
+    }
     // A non-positive target means libutp's default (API notes section 7).
     let target = if target_delay <= 0 {
         DEFAULT_TARGET_DELAY

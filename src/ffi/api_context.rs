@@ -226,7 +226,7 @@ pub unsafe extern "C" fn utp_process_udp(
         // SAFETY: live context; the borrow ends with the statement.
         let event = unsafe { (*ctx).endpoint.handle_datagram(now, from, data) };
         // SAFETY: live context, no borrow alive during the callback.
-        unsafe { report_received(ctx, from, data) };
+        unsafe { report_received(ctx, data) };
         let handled = match event {
             DatagramEvent::NotUtp => 0,
             DatagramEvent::Handled => 1,
@@ -242,40 +242,63 @@ pub unsafe extern "C" fn utp_process_udp(
     })
 }
 
-/// `UTP_ON_OVERHEAD_STATISTICS` for a datagram that reached a socket: the bytes that were not
-/// payload (uTP header and extensions plus UDP/IP), typed as libutp does (a RESET counts as
-/// close overhead, anything else as header overhead).
+/// Per-datagram callbacks of the socket a datagram reached: `UTP_ON_OVERHEAD_STATISTICS` with
+/// the bytes that were not payload (uTP header and extensions plus UDP/IP), typed as libutp
+/// does (a RESET counts as close overhead, anything else as header overhead); and
+/// `UTP_ON_DELAY_SAMPLE` with our queuing-delay estimate in ms when the datagram gave the
+/// congestion controller a new delay sample.
 ///
 /// # Safety
 /// `ctx` must be live with no borrow alive.
-unsafe fn report_received(ctx: *mut UtpContext, from: std::net::SocketAddr, data: &[u8]) {
+unsafe fn report_received(ctx: *mut UtpContext, data: &[u8]) {
     // SAFETY: live context; fields read, then the borrows end.
-    let socket = unsafe {
-        if (*ctx).callbacks[UTP_ON_OVERHEAD_STATISTICS as usize].is_none() {
+    let (socket, handle, wants_overhead, wants_delay) = unsafe {
+        let wants_overhead = (*ctx).callbacks[UTP_ON_OVERHEAD_STATISTICS as usize].is_some();
+        let wants_delay = (*ctx).callbacks[UTP_ON_DELAY_SAMPLE as usize].is_some();
+        if !wants_overhead && !wants_delay {
             return;
         }
-        match (*ctx)
-            .endpoint
-            .last_routed()
-            .and_then(|h| (*ctx).sockets.get(&h).copied())
-        {
-            Some(s) => s,
-            None => return,
+        let Some(h) = (*ctx).endpoint.last_routed() else {
+            return;
+        };
+        let Some(&s) = (*ctx).sockets.get(&h) else {
+            return;
+        };
+        (s, h, wants_overhead, wants_delay)
+    };
+    if wants_overhead {
+        if let Ok(packet) = crate::proto::packet::Packet::decode(data) {
+            let mut a = args(ctx, socket, UTP_ON_OVERHEAD_STATISTICS);
+            a.u1.send = 0;
+            // SAFETY: `socket` is live (it is in the table); one field read.
+            a.len = data.len() - packet.payload.len() + unsafe { (*socket).udp_overhead };
+            a.u2.type_ = if packet.header.packet_type == crate::proto::packet::PacketType::Reset {
+                2
+            } else {
+                4
+            };
+            // SAFETY: forwarded contract.
+            unsafe { invoke(ctx, a) };
         }
-    };
-    let Ok(packet) = crate::proto::packet::Packet::decode(data) else {
-        return;
-    };
-    let mut a = args(ctx, socket, UTP_ON_OVERHEAD_STATISTICS);
-    a.u1.send = 0;
-    a.len = data.len() - packet.payload.len() + super::dispatch::udp_overhead(from);
-    a.u2.type_ = if packet.header.packet_type == crate::proto::packet::PacketType::Reset {
-        2
-    } else {
-        4
-    };
-    // SAFETY: forwarded contract.
-    unsafe { invoke(ctx, a) };
+    }
+    if wants_delay {
+        // SAFETY: live context and socket; the borrows end with the block.
+        let sample = unsafe {
+            match (*ctx).endpoint.connection_stats(handle) {
+                Ok(st) if st.delay_samples > (*socket).delay_samples_seen => {
+                    (*socket).delay_samples_seen = st.delay_samples;
+                    Some(st.queuing_delay.as_millis())
+                }
+                _ => None,
+            }
+        };
+        if let Some(ms) = sample {
+            let mut a = args(ctx, socket, UTP_ON_DELAY_SAMPLE);
+            a.u1.sample_ms = c_int::try_from(ms).unwrap_or(c_int::MAX);
+            // SAFETY: forwarded contract.
+            unsafe { invoke(ctx, a) };
+        }
+    }
 }
 
 /// ICMP input shared by the two ICMP functions.

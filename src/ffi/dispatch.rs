@@ -292,7 +292,7 @@ pub unsafe fn dispatch(ctx: *mut UtpContext, now: Instant) {
                 if !socket.is_null() {
                     let mut o = args(ctx, socket, UTP_ON_OVERHEAD_STATISTICS);
                     o.u1.send = 1;
-                    o.len = len + udp_overhead(to);
+                    o.len = len + (*socket).udp_overhead;
                     o.u2.type_ = overhead_type(&buf[..len]);
                     invoke(ctx, o);
                 }

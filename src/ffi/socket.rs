@@ -41,6 +41,10 @@ pub struct UtpSocket {
     pub peer: Option<SocketAddr>,
     /// Storage behind `utp_get_stats`.
     pub stats: utp_socket_stats,
+    /// UDP/IP bytes per datagram for overhead statistics (`UTP_GET_UDP_OVERHEAD`).
+    pub udp_overhead: usize,
+    /// Delay samples already reported through `UTP_ON_DELAY_SAMPLE`.
+    pub delay_samples_seen: u64,
 }
 
 impl UtpSocket {
@@ -58,6 +62,8 @@ impl UtpSocket {
             closed: false,
             peer: None,
             stats: utp_socket_stats::default(),
+            udp_overhead: 0,
+            delay_samples_seen: 0,
         }
     }
 }

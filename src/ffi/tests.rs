@@ -53,6 +53,15 @@ unsafe extern "C" fn on_accept(_: *mut utp_callback_arguments) -> c_ulonglong {
     0
 }
 
+thread_local! {
+    static DELAY_SAMPLES: core::cell::Cell<u32> = const { core::cell::Cell::new(0) };
+}
+
+unsafe extern "C" fn on_delay_sample(_: *mut utp_callback_arguments) -> c_ulonglong {
+    DELAY_SAMPLES.with(|d| d.set(d.get() + 1));
+    0
+}
+
 fn addr(port: u16) -> (libc::sockaddr_in, libc::socklen_t) {
     let sin = libc::sockaddr_in {
         sin_family: libc::AF_INET as libc::sa_family_t,
@@ -111,6 +120,17 @@ fn log_lines_reach_utp_log_when_enabled() {
         );
         run(ctx);
         assert!(STATES.with(|st| st.borrow().contains(&(0, UTP_STATE_CONNECT))));
+        // Data from the initiator: its ACKs carry delay samples, reported per ACK.
+        utp_set_callback(ctx[0], UTP_ON_DELAY_SAMPLE, Some(on_delay_sample));
+        let mut data = vec![7u8; 20_000];
+        assert_eq!(utp_write(s, data.as_mut_ptr().cast(), data.len()), 20_000);
+        run(ctx);
+        utp_issue_deferred_acks(ctx[1]);
+        run(ctx);
+        assert!(
+            DELAY_SAMPLES.with(|d| d.get()) >= 1,
+            "UTP_ON_DELAY_SAMPLE fired"
+        );
         let lines = LOG.with(|l| l.borrow().clone());
         assert!(
             lines.iter().any(|l| l.contains("established")),
