@@ -991,3 +991,21 @@ void stream_connect(pair *p, int side, stream *st)
         test_fail(__FILE__, __LINE__, "utp_connect failed");
     }
 }
+
+int pair_run_cases(int argc, char **argv, const pair_case *cases, size_t count)
+{
+    size_t i;
+    int ran = 0;
+    for (i = 0; i < count; i++) {
+        if (argc < 2 || strcmp(argv[1], cases[i].name) == 0) {
+            cases[i].fn();
+            printf("ok %s\n", cases[i].name);
+            ran++;
+        }
+    }
+    if (!ran) {
+        fprintf(stderr, "unknown case %s\n", argc > 1 ? argv[1] : "");
+        return 2;
+    }
+    return 0;
+}

@@ -230,4 +230,14 @@ void pattern_fill(uint64_t key, uint64_t offset, unsigned char *buf, size_t len)
 long pattern_check(uint64_t key, uint64_t offset, const unsigned char *buf, size_t len);
 uint64_t splitmix64(uint64_t *state);
 
+/* One named test case of a test program. */
+typedef struct {
+    const char *name;
+    void (*fn)(void);
+} pair_case;
+
+/* Runs the case named by argv[1], or every case without an argument; prints "ok NAME" for each.
+   Returns the exit status: 0, or 2 for an unknown case name. */
+int pair_run_cases(int argc, char **argv, const pair_case *cases, size_t count);
+
 #endif

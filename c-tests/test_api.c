@@ -880,10 +880,7 @@ static void case_overhead_statistics(void)
 
 int main(int argc, char **argv)
 {
-    static const struct {
-        const char *name;
-        void (*fn)(void);
-    } cases[] = {
+    static const pair_case cases[] = {
         {"options", case_options},
         {"userdata", case_userdata},
         {"process_udp", case_process_udp},
@@ -900,18 +897,5 @@ int main(int argc, char **argv)
         {"mtu_callback", case_mtu_callback},
         {"overhead_statistics", case_overhead_statistics},
     };
-    size_t i;
-    int ran = 0;
-    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        if (argc < 2 || strcmp(argv[1], cases[i].name) == 0) {
-            cases[i].fn();
-            printf("ok %s\n", cases[i].name);
-            ran++;
-        }
-    }
-    if (!ran) {
-        fprintf(stderr, "unknown case %s\n", argv[1]);
-        return 2;
-    }
-    return 0;
+    return pair_run_cases(argc, argv, cases, sizeof(cases) / sizeof(cases[0]));
 }

@@ -343,10 +343,7 @@ static void case_close_while_connecting(void)
 
 int main(int argc, char **argv)
 {
-    static const struct {
-        const char *name;
-        void (*fn)(void);
-    } cases[] = {
+    static const pair_case cases[] = {
         {"no_accept", case_no_accept},
         {"firewall_rejects", case_firewall_rejects},
         {"reset_answers_syn", case_reset_answers_syn},
@@ -355,18 +352,5 @@ int main(int argc, char **argv)
         {"synack_lost", case_synack_lost},
         {"close_while_connecting", case_close_while_connecting},
     };
-    size_t i;
-    int ran = 0;
-    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        if (argc < 2 || strcmp(argv[1], cases[i].name) == 0) {
-            cases[i].fn();
-            printf("ok %s\n", cases[i].name);
-            ran++;
-        }
-    }
-    if (!ran) {
-        fprintf(stderr, "unknown case %s\n", argv[1]);
-        return 2;
-    }
-    return 0;
+    return pair_run_cases(argc, argv, cases, sizeof(cases) / sizeof(cases[0]));
 }

@@ -393,10 +393,7 @@ static void case_bad_arguments(void)
 
 int main(int argc, char **argv)
 {
-    static const struct {
-        const char *name;
-        void (*fn)(void);
-    } cases[] = {
+    static const pair_case cases[] = {
         {"init", case_init},
         {"null_context", case_null_context},
         {"null_socket", case_null_socket},
@@ -407,18 +404,5 @@ int main(int argc, char **argv)
         {"closed_socket", case_closed_socket},
         {"bad_arguments", case_bad_arguments},
     };
-    size_t i;
-    int ran = 0;
-    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        if (argc < 2 || strcmp(argv[1], cases[i].name) == 0) {
-            cases[i].fn();
-            printf("ok %s\n", cases[i].name);
-            ran++;
-        }
-    }
-    if (!ran) {
-        fprintf(stderr, "unknown case %s\n", argv[1]);
-        return 2;
-    }
-    return 0;
+    return pair_run_cases(argc, argv, cases, sizeof(cases) / sizeof(cases[0]));
 }

@@ -524,27 +524,11 @@ static void case_close_in_read(void)
 
 int main(int argc, char **argv)
 {
-    static const struct {
-        const char *name;
-        void (*fn)(void);
-    } cases[] = {
+    static const pair_case cases[] = {
         {"echo_chain", case_echo_chain},
         {"close_in_accept", case_close_in_accept},
         {"destroy_context", case_destroy_context},
         {"close_in_read", case_close_in_read},
     };
-    size_t i;
-    int ran = 0;
-    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        if (argc < 2 || strcmp(argv[1], cases[i].name) == 0) {
-            cases[i].fn();
-            printf("ok %s\n", cases[i].name);
-            ran++;
-        }
-    }
-    if (!ran) {
-        fprintf(stderr, "unknown case %s\n", argv[1]);
-        return 2;
-    }
-    return 0;
+    return pair_run_cases(argc, argv, cases, sizeof(cases) / sizeof(cases[0]));
 }

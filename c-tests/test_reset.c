@@ -156,26 +156,10 @@ static void case_icmp_mid_transfer(void)
 
 int main(int argc, char **argv)
 {
-    static const struct {
-        const char *name;
-        void (*fn)(void);
-    } cases[] = {
+    static const pair_case cases[] = {
         {"mid_transfer", case_mid_transfer},
         {"close_in_error", case_close_in_error},
         {"icmp_mid_transfer", case_icmp_mid_transfer},
     };
-    size_t i;
-    int ran = 0;
-    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        if (argc < 2 || strcmp(argv[1], cases[i].name) == 0) {
-            cases[i].fn();
-            printf("ok %s\n", cases[i].name);
-            ran++;
-        }
-    }
-    if (!ran) {
-        fprintf(stderr, "unknown case %s\n", argv[1]);
-        return 2;
-    }
-    return 0;
+    return pair_run_cases(argc, argv, cases, sizeof(cases) / sizeof(cases[0]));
 }

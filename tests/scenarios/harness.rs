@@ -77,6 +77,17 @@ impl Pair {
         self.sim.node(self.b)
     }
 
+    /// Runs until some connection of B has received more than `bytes` (within 30 s of virtual
+    /// time), for scenarios that interfere mid-transfer.
+    pub fn run_until_b_received(&mut self, bytes: u64) {
+        let b = self.b;
+        let deadline = self.sim.now() + Duration::from_secs(30);
+        let reached = self.sim.run_until(deadline, |sim| {
+            sim.node(b).conns.values().any(|c| c.received > bytes)
+        });
+        assert!(reached, "{}: B never received {bytes} bytes", self.name);
+    }
+
     /// Runs until every connection on both sides is closed, or `limit` of virtual time.
     pub fn run_until_closed(&mut self, limit: Duration) -> bool {
         let deadline = self.sim.now() + limit;

@@ -74,13 +74,7 @@ fn both_sides_close_at_the_same_instant() {
 fn reset_mid_transfer_is_reported_once() {
     let mut pair = Pair::symmetric("teardown: RESET mid-transfer", 32, delay_ms(10));
     let ha = pair.start_transfer(20 * MIB, 20 * MIB);
-    let b = pair.b;
-    let deadline = pair.sim.now() + Duration::from_secs(30);
-    assert!(pair.sim.run_until(deadline, |sim| sim
-        .node(b)
-        .conns
-        .values()
-        .any(|c| c.received > MIB)));
+    pair.run_until_b_received(MIB);
     pair.sim
         .with_node(pair.a, |node, now| node.endpoint.abort(now, ha).unwrap());
     pair.sim.run_for(Duration::from_secs(5));
@@ -109,14 +103,8 @@ fn restarted_peer_answers_with_reset() {
     // connection and is answered with RESET.
     let mut pair = Pair::symmetric("teardown: peer restarted", 33, delay_ms(10));
     let ha = pair.start_transfer(20 * MIB, 0);
-    let b = pair.b;
-    let deadline = pair.sim.now() + Duration::from_secs(30);
-    assert!(pair.sim.run_until(deadline, |sim| sim
-        .node(b)
-        .conns
-        .values()
-        .any(|c| c.received > MIB)));
-    *pair.sim.node_mut(b) = EndpointNode::new(Endpoint::new(Default::default(), 99).unwrap());
+    pair.run_until_b_received(MIB);
+    *pair.sim.node_mut(pair.b) = EndpointNode::new(Endpoint::new(Default::default(), 99).unwrap());
     pair.sim.run_for(Duration::from_secs(5));
     let ca = pair.a().conn(ha);
     assert_eq!(ca.errors, vec![ConnectionError::Reset]);
@@ -128,13 +116,7 @@ fn restarted_peer_answers_with_reset() {
 fn vanished_peer_times_out_within_the_retransmit_budget() {
     let mut pair = Pair::symmetric("teardown: peer vanished", 34, delay_ms(10));
     let ha = pair.start_transfer(20 * MIB, 0);
-    let b = pair.b;
-    let deadline = pair.sim.now() + Duration::from_secs(30);
-    assert!(pair.sim.run_until(deadline, |sim| sim
-        .node(b)
-        .conns
-        .values()
-        .any(|c| c.received > MIB)));
+    pair.run_until_b_received(MIB);
     let vanished_at = pair.sim.now();
     pair.sim.add_hook(|_| Verdict::Drop);
     pair.sim.run_for(Duration::from_secs(120));
@@ -161,13 +143,7 @@ fn vanished_peer_times_out_within_the_retransmit_budget() {
 fn receive_only_side_notices_a_vanished_sender() {
     let mut pair = Pair::symmetric("teardown: sender vanished", 35, delay_ms(10));
     pair.start_transfer(20 * MIB, 0);
-    let b = pair.b;
-    let deadline = pair.sim.now() + Duration::from_secs(30);
-    assert!(pair.sim.run_until(deadline, |sim| sim
-        .node(b)
-        .conns
-        .values()
-        .any(|c| c.received > MIB)));
+    pair.run_until_b_received(MIB);
     let vanished_at = pair.sim.now();
     pair.sim.add_hook(|_| Verdict::Drop);
     pair.sim.run_for(Duration::from_secs(200));
