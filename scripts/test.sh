@@ -45,6 +45,9 @@ cargo test --locked --features sim --test scenarios -- --nocapture 2>&1 | tee ta
     grep -E '^(scenario|goodput|test result)|FAILED|panicked' || true
 grep -q '^test result: ok' target/scenarios.log
 
+step "managed runtime over loopback UDP (Rust stream API)"
+cargo test --locked --release --test stream --test stream_shutdown
+
 step "C API interop: our libutp.so against the reference libutp, 50 MiB each way"
 cargo build --locked --release --quiet
 stage=target/c-api-stage

@@ -16,6 +16,7 @@
 pub mod ffi;
 pub mod proto;
 pub mod runtime;
+pub mod stream;
 
 #[cfg(any(test, feature = "sim"))]
 pub mod sim;

@@ -188,6 +188,14 @@ impl Endpoint {
         self.stats
     }
 
+    /// Number of connections the application can still use (not yet `Closed`).
+    pub fn active_connection_count(&self) -> usize {
+        self.connections
+            .values()
+            .filter(|c| !c.is_released())
+            .count()
+    }
+
     /// Number of connections held (including closed ones still lingering).
     pub fn connection_count(&self) -> usize {
         self.connections.len()

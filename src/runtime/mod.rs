@@ -2,3 +2,6 @@
 //! threads).
 
 pub mod clock;
+pub mod driver;
+pub mod udp;
+pub mod wake;

@@ -1,0 +1,490 @@
+//! The blocking Rust API over the managed runtime, shaped like `std::net`.
+//!
+//! [`UtpSocket::bind`] opens a UDP socket and starts its driver thread; the socket both
+//! connects ([`UtpSocket::connect`]) and accepts ([`UtpSocket::accept`], [`UtpSocket::incoming`]).
+//! A [`UtpStream`] reads and writes like a `TcpStream`; dropping the last handle to it closes
+//! it gracefully. Dropping the [`UtpSocket`] closes every connection, lets their FINs out for
+//! up to [`SHUTDOWN_GRACE`], and joins the driver thread; streams still held then fail with
+//! `NotConnected`.
+//!
+//! ```no_run
+//! use std::io::{Read, Write};
+//! use utp::stream::UtpSocket;
+//!
+//! let server = UtpSocket::bind("127.0.0.1:0".parse().unwrap())?;
+//! let client = UtpSocket::bind("127.0.0.1:0".parse().unwrap())?;
+//! let mut a = client.connect(server.local_addr()?)?;
+//! let (mut b, _peer) = server.accept()?;
+//! a.write_all(b"hello")?;
+//! a.shutdown(std::net::Shutdown::Write)?;
+//! let mut got = String::new();
+//! b.read_to_string(&mut got)?;
+//! assert_eq!(got, "hello");
+//! # Ok::<(), std::io::Error>(())
+//! ```
+
+use crate::proto::{
+    Config, ConnectionError, ConnectionHandle, ConnectionStats, Endpoint, StreamError,
+};
+use crate::runtime::clock;
+pub use crate::runtime::driver::SHUTDOWN_GRACE;
+use crate::runtime::driver::{self, ConnState, NonUtpHandler, Shared, State};
+use crate::runtime::udp::{UdpOptions, UdpSocket};
+use crate::runtime::wake::Waker;
+use parking_lot::{Mutex, MutexGuard};
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// Connections waiting for `accept` before further SYNs are refused.
+const DEFAULT_BACKLOG: usize = 1024;
+
+/// Options of a managed socket.
+#[derive(Debug, Clone)]
+pub struct SocketOptions {
+    /// Engine configuration.
+    pub config: Config,
+    /// UDP socket setup.
+    pub udp: UdpOptions,
+    /// Accept queue length.
+    pub backlog: usize,
+}
+
+impl Default for SocketOptions {
+    fn default() -> Self {
+        // The window must not outgrow what the socket buffers absorb (shared/peers.md): 4 MiB
+        // socket buffers for a 1 MiB window.
+        SocketOptions {
+            config: Config::default(),
+            udp: UdpOptions::default(),
+            backlog: DEFAULT_BACKLOG,
+        }
+    }
+}
+
+fn map_connection(e: ConnectionError) -> io::Error {
+    let kind = match e {
+        ConnectionError::Refused => io::ErrorKind::ConnectionRefused,
+        ConnectionError::Reset => io::ErrorKind::ConnectionReset,
+        ConnectionError::TimedOut => io::ErrorKind::TimedOut,
+    };
+    io::Error::new(kind, e)
+}
+
+fn not_connected() -> io::Error {
+    io::Error::new(io::ErrorKind::NotConnected, "uTP socket closed")
+}
+
+/// A managed uTP socket: one UDP socket, any number of connections.
+pub struct UtpSocket {
+    shared: Arc<Shared>,
+    local: SocketAddr,
+    driver: Option<JoinHandle<()>>,
+}
+
+impl UtpSocket {
+    /// Binds a UDP socket to `addr` and starts its driver thread.
+    pub fn bind(addr: SocketAddr) -> io::Result<UtpSocket> {
+        UtpSocket::bind_with(addr, SocketOptions::default())
+    }
+
+    /// [`UtpSocket::bind`] with options.
+    pub fn bind_with(addr: SocketAddr, options: SocketOptions) -> io::Result<UtpSocket> {
+        let seed = {
+            use std::hash::BuildHasher;
+            std::collections::hash_map::RandomState::new().hash_one(clock::monotonic_micros())
+        };
+        let endpoint = Endpoint::new(options.config, seed)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        let socket = UdpSocket::bind(addr, &options.udp)?;
+        let local = socket.local_addr()?;
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State::new(endpoint, options.backlog)),
+            changed: Default::default(),
+            socket,
+            waker: Waker::new()?,
+        });
+        let driver_shared = shared.clone();
+        let driver = std::thread::Builder::new()
+            .name(format!("utp-driver {local}"))
+            .spawn(move || driver::run(&driver_shared))?;
+        Ok(UtpSocket {
+            shared,
+            local,
+            driver: Some(driver),
+        })
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        Ok(self.local)
+    }
+
+    /// Connects to `addr`, blocking until the handshake completes or fails (refused, or timed
+    /// out after the SYN budget, about 31 s).
+    pub fn connect(&self, addr: SocketAddr) -> io::Result<UtpStream> {
+        let mut st = self.shared.state.lock();
+        if st.closing {
+            return Err(not_connected());
+        }
+        let h = st
+            .endpoint
+            .connect(clock::now(), addr)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        st.conns.insert(h, ConnState::default());
+        pump(&self.shared, &mut st);
+        let failure = loop {
+            let c = st.conns.get(&h).copied().unwrap_or_default();
+            if let Some(e) = c.error {
+                break map_connection(e);
+            }
+            if c.connected {
+                drop(st);
+                return Ok(UtpStream::new(self.shared.clone(), h, addr, self.local));
+            }
+            if st.stopped || st.closing {
+                break not_connected();
+            }
+            self.shared.changed.wait(&mut st);
+        };
+        // Nobody will hold this connection: release it.
+        let _ = st.endpoint.close(clock::now(), h);
+        if let Some(c) = st.conns.get_mut(&h) {
+            c.dropped = true;
+            if c.closed {
+                st.conns.remove(&h);
+            }
+        }
+        pump(&self.shared, &mut st);
+        Err(failure)
+    }
+
+    /// Waits for an incoming connection.
+    pub fn accept(&self) -> io::Result<(UtpStream, SocketAddr)> {
+        let mut st = self.shared.state.lock();
+        loop {
+            if let Some((h, addr)) = st.accept_queue.pop_front() {
+                return Ok((
+                    UtpStream::new(self.shared.clone(), h, addr, self.local),
+                    addr,
+                ));
+            }
+            if st.stopped || st.closing {
+                return Err(not_connected());
+            }
+            self.shared.changed.wait(&mut st);
+        }
+    }
+
+    /// An endless iterator of [`UtpSocket::accept`] results.
+    pub fn incoming(&self) -> Incoming<'_> {
+        Incoming { socket: self }
+    }
+
+    /// Installs a handler for datagrams that are not uTP (for example a DHT sharing the port).
+    /// It runs on the driver thread with the socket's lock held: it must not call back into
+    /// this socket.
+    pub fn set_non_utp_handler(&self, handler: NonUtpHandler) {
+        self.shared.state.lock().non_utp = Some(handler);
+    }
+
+    /// Sends a datagram that is not uTP from this socket (the other half of sharing a port).
+    pub fn send_to(&self, data: &[u8], to: SocketAddr) -> io::Result<usize> {
+        self.shared.socket.send_to(data, to)
+    }
+
+    /// Connections currently held by the engine (including ones finishing their close).
+    pub fn connection_count(&self) -> usize {
+        self.shared.state.lock().endpoint.connection_count()
+    }
+}
+
+impl Drop for UtpSocket {
+    fn drop(&mut self) {
+        {
+            let mut st = self.shared.state.lock();
+            st.closing = true;
+            let now = clock::now();
+            let handles: Vec<ConnectionHandle> = st.conns.keys().copied().collect();
+            for h in handles {
+                let _ = st.endpoint.close(now, h);
+            }
+            while let Some((h, _)) = st.accept_queue.pop_front() {
+                let _ = st.endpoint.close(now, h);
+            }
+            pump(&self.shared, &mut st);
+            self.shared.changed.notify_all();
+        }
+        self.shared.waker.wake();
+        if let Some(driver) = self.driver.take() {
+            let _ = driver.join();
+        }
+    }
+}
+
+/// Iterator over incoming connections, from [`UtpSocket::incoming`].
+pub struct Incoming<'a> {
+    socket: &'a UtpSocket,
+}
+
+impl Iterator for Incoming<'_> {
+    type Item = io::Result<UtpStream>;
+    fn next(&mut self) -> Option<Self::Item> {
+        Some(self.socket.accept().map(|(s, _)| s))
+    }
+}
+
+/// Sends what the engine produced and wakes waiters and the driver.
+fn pump(shared: &Shared, st: &mut MutexGuard<'_, State>) {
+    if st.pump(&shared.socket) {
+        shared.changed.notify_all();
+    }
+    shared.waker.wake();
+}
+
+struct StreamInner {
+    shared: Arc<Shared>,
+    handle: ConnectionHandle,
+    peer: SocketAddr,
+    local: SocketAddr,
+    read_timeout: Mutex<Option<Duration>>,
+    write_timeout: Mutex<Option<Duration>>,
+}
+
+impl Drop for StreamInner {
+    fn drop(&mut self) {
+        let mut st = self.shared.state.lock();
+        let _ = st.endpoint.close(clock::now(), self.handle);
+        if let Some(c) = st.conns.get_mut(&self.handle) {
+            c.dropped = true;
+            if c.closed {
+                st.conns.remove(&self.handle);
+            }
+        }
+        pump(&self.shared, &mut st);
+    }
+}
+
+/// A uTP connection: `Read` and `Write` like a `TcpStream`.
+#[derive(Clone)]
+pub struct UtpStream {
+    inner: Arc<StreamInner>,
+}
+
+impl UtpStream {
+    fn new(
+        shared: Arc<Shared>,
+        handle: ConnectionHandle,
+        peer: SocketAddr,
+        local: SocketAddr,
+    ) -> Self {
+        UtpStream {
+            inner: Arc::new(StreamInner {
+                shared,
+                handle,
+                peer,
+                local,
+                read_timeout: Mutex::new(None),
+                write_timeout: Mutex::new(None),
+            }),
+        }
+    }
+
+    /// The peer's address.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        Ok(self.inner.peer)
+    }
+
+    /// The local socket's address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        Ok(self.inner.local)
+    }
+
+    /// Another handle to the same connection (it closes when the last handle is dropped).
+    pub fn try_clone(&self) -> io::Result<UtpStream> {
+        Ok(self.clone())
+    }
+
+    /// Reads time out after `timeout` (`None`: block forever) with `WouldBlock`, as
+    /// `TcpStream` does on Unix. A zero duration is invalid.
+    pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        check_timeout(timeout)?;
+        *self.inner.read_timeout.lock() = timeout;
+        Ok(())
+    }
+
+    /// Writes time out after `timeout` with `WouldBlock`. A zero duration is invalid.
+    pub fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        check_timeout(timeout)?;
+        *self.inner.write_timeout.lock() = timeout;
+        Ok(())
+    }
+
+    /// The read timeout.
+    pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
+        Ok(*self.inner.read_timeout.lock())
+    }
+
+    /// The write timeout.
+    pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
+        Ok(*self.inner.write_timeout.lock())
+    }
+
+    /// Shuts down reading, writing (our FIN after the data written), or both.
+    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        let inner = &self.inner;
+        let mut st = inner.shared.state.lock();
+        let h = inner.handle;
+        let result = match how {
+            Shutdown::Write => st.endpoint.shutdown(h),
+            Shutdown::Read => st.endpoint.shutdown_read(h),
+            Shutdown::Both => st
+                .endpoint
+                .shutdown_read(h)
+                .and_then(|()| st.endpoint.shutdown(h)),
+        };
+        pump(&inner.shared, &mut st);
+        result.map_err(|e| stream_error(e, &st, h))
+    }
+
+    /// The connection's counters.
+    pub fn stats(&self) -> io::Result<ConnectionStats> {
+        let st = self.inner.shared.state.lock();
+        st.endpoint
+            .connection_stats(self.inner.handle)
+            .map_err(|e| stream_error(e, &st, self.inner.handle))
+    }
+
+    /// Waits on the socket's condition variable until `deadline` (if any); false when it passed.
+    fn wait(&self, st: &mut MutexGuard<'_, State>, deadline: Option<Instant>) -> bool {
+        match deadline {
+            None => {
+                self.inner.shared.changed.wait(st);
+                true
+            }
+            Some(d) => !self.inner.shared.changed.wait_until(st, d).timed_out(),
+        }
+    }
+}
+
+fn check_timeout(timeout: Option<Duration>) -> io::Result<()> {
+    if timeout == Some(Duration::ZERO) {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "zero timeout"));
+    }
+    Ok(())
+}
+
+/// Maps an engine error on connection `h` to `io::Error`.
+fn stream_error(e: StreamError, st: &State, h: ConnectionHandle) -> io::Error {
+    match e {
+        StreamError::Connection(c) => map_connection(c),
+        StreamError::WriteClosed => {
+            io::Error::new(io::ErrorKind::BrokenPipe, "write side shut down")
+        }
+        StreamError::WouldBlock => io::Error::from(io::ErrorKind::WouldBlock),
+        StreamError::UnknownConnection => match st.conns.get(&h).and_then(|c| c.error) {
+            Some(c) => map_connection(c),
+            None => not_connected(),
+        },
+    }
+}
+
+#[allow(clippy::disallowed_methods)] // The runtime reads the clock (deadlines of timeouts).
+fn deadline(timeout: Option<Duration>) -> Option<Instant> {
+    timeout.map(|t| Instant::now() + t)
+}
+
+impl Read for &UtpStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let inner = &self.inner;
+        let deadline = deadline(*inner.read_timeout.lock());
+        let mut st = inner.shared.state.lock();
+        loop {
+            match st.endpoint.read(inner.handle, buf) {
+                Ok(n) => {
+                    pump(&inner.shared, &mut st);
+                    return Ok(n);
+                }
+                Err(StreamError::WouldBlock) => {
+                    if st.stopped {
+                        return Err(not_connected());
+                    }
+                    if !self.wait(&mut st, deadline) {
+                        return Err(io::Error::new(io::ErrorKind::WouldBlock, "read timed out"));
+                    }
+                }
+                Err(e) => return Err(stream_error(e, &st, inner.handle)),
+            }
+        }
+    }
+}
+
+impl Write for &UtpStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let inner = &self.inner;
+        let deadline = deadline(*inner.write_timeout.lock());
+        let mut st = inner.shared.state.lock();
+        loop {
+            if st.closing || st.stopped {
+                return Err(not_connected());
+            }
+            match st.endpoint.write(inner.handle, buf) {
+                Ok(n) => {
+                    pump(&inner.shared, &mut st);
+                    return Ok(n);
+                }
+                Err(StreamError::WouldBlock) => {
+                    if !self.wait(&mut st, deadline) {
+                        return Err(io::Error::new(io::ErrorKind::WouldBlock, "write timed out"));
+                    }
+                }
+                Err(e) => return Err(stream_error(e, &st, inner.handle)),
+            }
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Read for UtpStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        (&*self).read(buf)
+    }
+}
+
+impl Write for UtpStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        (&*self).write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl std::fmt::Debug for UtpStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UtpStream")
+            .field("peer", &self.inner.peer)
+            .field("local", &self.inner.local)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for UtpSocket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UtpSocket")
+            .field("local", &self.local)
+            .finish()
+    }
+}
