@@ -15,7 +15,8 @@ pub struct ConnectionStats {
     pub packets_sent: u64,
     /// Packets retransmitted for any reason.
     pub retransmits: u64,
-    /// Of those, retransmitted because of duplicate or selective ACKs (no timeout).
+    /// Of those, resent because selective or duplicate ACKs showed them lost (not after a
+    /// timeout); always at most `retransmits`.
     pub fast_retransmits: u64,
     /// Retransmissions found unnecessary afterwards (acknowledged sooner than a round trip).
     pub spurious_retransmits: u64,

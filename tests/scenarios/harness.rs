@@ -133,6 +133,11 @@ impl Pair {
                 "{}: side {side} got events after Closed",
                 self.name
             );
+            assert!(
+                c.stats.fast_retransmits <= c.stats.retransmits,
+                "{}: side {side} counts more fast retransmits than retransmits",
+                self.name
+            );
         }
         let s = self.summary();
         s.print();

@@ -200,7 +200,6 @@ impl Connection {
                 && packet.selective_ack.is_none()
                 && self.send.mark_front_lost()
             {
-                self.stats.fast_retransmits += 1;
                 self.cc
                     .on_loss(now, self.rtt.srtt().unwrap_or(self.config.initial_rto));
             }

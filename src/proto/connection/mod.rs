@@ -593,7 +593,6 @@ impl Connection {
         };
         let (lost, next) = self.send.detect_losses(now, rtt, self.reo_wnd());
         if lost > 0 {
-            self.stats.fast_retransmits += lost as u64;
             self.cc.on_loss(now, self.rtt.srtt().unwrap_or(rtt));
         }
         match next {

@@ -88,6 +88,10 @@ impl Connection {
         }
         self.send.retransmit(now, seq)?;
         self.stats.retransmits += 1;
+        // Judged lost by RACK or duplicate ACKs, not resent after a timeout.
+        if self.consecutive_timeouts == 0 {
+            self.stats.fast_retransmits += 1;
+        }
         let written = self.emit_sent(now, buf, seq);
         self.arm_retransmit(now);
         written
