@@ -150,13 +150,7 @@ impl UtpSocket {
             self.shared.changed.wait(&mut st);
         };
         // Nobody will hold this connection: release it.
-        let _ = st.endpoint.close(clock::now(), h);
-        if let Some(c) = st.conns.get_mut(&h) {
-            c.dropped = true;
-            if c.closed {
-                st.conns.remove(&h);
-            }
-        }
+        st.release(h);
         pump(&self.shared, &mut st);
         Err(failure)
     }
@@ -256,13 +250,7 @@ struct StreamInner {
 impl Drop for StreamInner {
     fn drop(&mut self) {
         let mut st = self.shared.state.lock();
-        let _ = st.endpoint.close(clock::now(), self.handle);
-        if let Some(c) = st.conns.get_mut(&self.handle) {
-            c.dropped = true;
-            if c.closed {
-                st.conns.remove(&self.handle);
-            }
-        }
+        st.release(self.handle);
         pump(&self.shared, &mut st);
     }
 }

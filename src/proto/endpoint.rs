@@ -573,22 +573,25 @@ impl Endpoint {
     /// Closes gracefully; `Event::Closed` follows once the FIN is acknowledged (or at once if
     /// the connection never got established or already failed).
     pub fn close(&mut self, now: Instant, handle: ConnectionHandle) -> Result<(), StreamError> {
-        let conn = match self.connections.get_mut(&handle) {
-            Some(c) if !c.is_released() => c,
-            _ => return Err(StreamError::UnknownConnection),
-        };
-        conn.close(now, &mut self.events);
-        self.touch(handle);
-        Ok(())
+        self.end(handle, |conn, events| conn.close(now, events))
     }
 
     /// Aborts: sends a RESET and reports `Event::Closed` at once.
     pub fn abort(&mut self, now: Instant, handle: ConnectionHandle) -> Result<(), StreamError> {
-        let conn = match self.connections.get_mut(&handle) {
-            Some(c) if !c.is_released() => c,
+        self.end(handle, |conn, events| conn.abort(now, events))
+    }
+
+    /// Runs `f` on a live connection with the event queue (closing or aborting it), then
+    /// reschedules it.
+    fn end(
+        &mut self,
+        handle: ConnectionHandle,
+        f: impl FnOnce(&mut Connection, &mut EventQueue),
+    ) -> Result<(), StreamError> {
+        match self.connections.get_mut(&handle) {
+            Some(c) if !c.is_released() => f(c, &mut self.events),
             _ => return Err(StreamError::UnknownConnection),
-        };
-        conn.abort(now, &mut self.events);
+        }
         self.touch(handle);
         Ok(())
     }

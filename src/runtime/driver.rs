@@ -120,6 +120,18 @@ impl State {
         changed
     }
 
+    /// The application gave up connection `h` (dropped its last handle, or a connect failed):
+    /// close it, and forget it once the engine has released it.
+    pub fn release(&mut self, h: ConnectionHandle) {
+        let _ = self.endpoint.close(clock::now(), h);
+        if let Some(c) = self.conns.get_mut(&h) {
+            c.dropped = true;
+            if c.closed {
+                self.conns.remove(&h);
+            }
+        }
+    }
+
     /// Feeds the socket's queued ICMP errors to the engine; returns how many there were.
     pub fn drain_errors(&mut self, socket: &UdpSocket) -> usize {
         let mut quoted = [0u8; 2048];
