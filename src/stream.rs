@@ -1,11 +1,13 @@
 //! The blocking Rust API over the managed runtime, shaped like `std::net`.
 //!
-//! [`UtpSocket::bind`] opens a UDP socket and starts its driver thread; the socket both
-//! connects ([`UtpSocket::connect`]) and accepts ([`UtpSocket::accept`], [`UtpSocket::incoming`]).
-//! A [`UtpStream`] reads and writes like a `TcpStream`; dropping the last handle to it closes
-//! it gracefully. Dropping the [`UtpSocket`] closes every connection, lets their FINs out for
-//! up to [`SHUTDOWN_GRACE`], and joins the driver thread; streams still held then fail with
-//! `NotConnected`.
+//! [`UtpSocket::bind`] opens a UDP socket and hands it to a worker of the runtime's thread pool
+//! ([`Runtime`]: by default one shared pool sized to the machine, which exists while some socket
+//! uses it); the socket both connects ([`UtpSocket::connect`]) and accepts
+//! ([`UtpSocket::accept`], [`UtpSocket::incoming`]). A [`UtpStream`] reads and writes like a
+//! `TcpStream`; dropping the last handle to it closes it gracefully. Dropping the [`UtpSocket`]
+//! closes every connection and lets their FINs out for up to [`SHUTDOWN_GRACE`]; streams still
+//! held then fail with `NotConnected`. When the last socket of a runtime is dropped, its
+//! threads are joined.
 //!
 //! ```no_run
 //! use std::io::{Read, Write};
@@ -28,14 +30,13 @@ use crate::proto::{
 };
 use crate::runtime::clock;
 pub use crate::runtime::driver::SHUTDOWN_GRACE;
-use crate::runtime::driver::{self, ConnState, NonUtpHandler, Shared, State};
+use crate::runtime::driver::{ConnState, NonUtpHandler, Shared, State};
+pub use crate::runtime::pool::Runtime;
 use crate::runtime::udp::{UdpOptions, UdpSocket};
-use crate::runtime::wake::Waker;
 use parking_lot::{Mutex, MutexGuard};
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr};
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// Connections waiting for `accept` before further SYNs are refused.
@@ -50,6 +51,8 @@ pub struct SocketOptions {
     pub udp: UdpOptions,
     /// Accept queue length.
     pub backlog: usize,
+    /// The thread pool that drives the socket; `None`: the shared default ([`Runtime::shared`]).
+    pub runtime: Option<Runtime>,
 }
 
 impl Default for SocketOptions {
@@ -60,6 +63,7 @@ impl Default for SocketOptions {
             config: Config::default(),
             udp: UdpOptions::default(),
             backlog: DEFAULT_BACKLOG,
+            runtime: None,
         }
     }
 }
@@ -81,11 +85,13 @@ fn not_connected() -> io::Error {
 pub struct UtpSocket {
     shared: Arc<Shared>,
     local: SocketAddr,
-    driver: Option<JoinHandle<()>>,
+    // Dropped after `shared` is finished with: joins the pool's threads if this was the last
+    // socket on it.
+    runtime: Runtime,
 }
 
 impl UtpSocket {
-    /// Binds a UDP socket to `addr` and starts its driver thread.
+    /// Binds a UDP socket to `addr` and hands it to the shared runtime.
     pub fn bind(addr: SocketAddr) -> io::Result<UtpSocket> {
         UtpSocket::bind_with(addr, SocketOptions::default())
     }
@@ -100,20 +106,22 @@ impl UtpSocket {
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
         let socket = UdpSocket::bind(addr, &options.udp)?;
         let local = socket.local_addr()?;
-        let shared = Arc::new(Shared {
-            state: Mutex::new(State::new(endpoint, options.backlog)),
-            changed: Default::default(),
-            socket,
-            waker: Waker::new()?,
-        });
-        let driver_shared = shared.clone();
-        let driver = std::thread::Builder::new()
-            .name(format!("utp-driver {local}"))
-            .spawn(move || driver::run(&driver_shared))?;
+        let runtime = match options.runtime {
+            Some(rt) => rt,
+            None => Runtime::shared()?,
+        };
+        let shared = runtime.register(|waker| {
+            Ok(Arc::new(Shared {
+                state: Mutex::new(State::new(endpoint, options.backlog)),
+                changed: Default::default(),
+                socket,
+                waker,
+            }))
+        })?;
         Ok(UtpSocket {
             shared,
             local,
-            driver: Some(driver),
+            runtime,
         })
     }
 
@@ -210,10 +218,13 @@ impl Drop for UtpSocket {
             }
             pump(&self.shared, &mut st);
             self.shared.changed.notify_all();
-        }
-        self.shared.waker.wake();
-        if let Some(driver) = self.driver.take() {
-            let _ = driver.join();
+            // Wait for the worker to let the FINs out and forget the socket (it cannot, if
+            // this thread is that worker).
+            if !self.runtime.is_worker_thread() {
+                while !st.stopped {
+                    self.shared.changed.wait(&mut st);
+                }
+            }
         }
     }
 }

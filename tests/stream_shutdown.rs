@@ -1,10 +1,10 @@
-//! Dropping a managed socket: its open streams end with errors and its driver thread is
-//! joined. In a test binary of its own, so that the process's thread count is this test's.
+//! Dropping a managed socket: its open streams end with errors, and once no socket uses the
+//! runtime its worker threads are joined. In a test binary of its own, so that the process's thread count is this test's.
 #![allow(clippy::disallowed_methods)] // Tests of the runtime measure wall-clock time.
 
 use std::io::{ErrorKind, Read, Write};
 use std::time::{Duration, Instant};
-use utp::stream::UtpSocket;
+use utp::stream::{Runtime, SocketOptions, UtpSocket};
 
 fn thread_count() -> usize {
     std::fs::read_dir("/proc/self/task")
@@ -13,11 +13,22 @@ fn thread_count() -> usize {
 }
 
 #[test]
-fn dropping_the_socket_ends_open_streams_and_joins_the_driver() {
+fn dropping_the_socket_ends_open_streams_and_joins_the_runtime() {
     let before = thread_count();
-    let server = UtpSocket::bind("127.0.0.1:0".parse().unwrap()).unwrap();
-    let client = UtpSocket::bind("127.0.0.1:0".parse().unwrap()).unwrap();
-    assert_eq!(thread_count(), before + 2, "one driver thread per socket");
+    let runtime = Runtime::new(2).unwrap();
+    assert_eq!(thread_count(), before + 2, "two worker threads");
+    let options = || SocketOptions {
+        runtime: Some(runtime.clone()),
+        ..SocketOptions::default()
+    };
+    let server = UtpSocket::bind_with("127.0.0.1:0".parse().unwrap(), options()).unwrap();
+    let client = UtpSocket::bind_with("127.0.0.1:0".parse().unwrap(), options()).unwrap();
+    drop(runtime);
+    assert_eq!(
+        thread_count(),
+        before + 2,
+        "sockets share the pool's threads"
+    );
     let a = client.connect(server.local_addr().unwrap()).unwrap();
     let (b, _) = server.accept().unwrap();
     (&a).write_all(b"in flight").unwrap();
@@ -28,7 +39,7 @@ fn dropping_the_socket_ends_open_streams_and_joins_the_driver() {
         "shutdown took {:?}",
         started.elapsed()
     );
-    assert_eq!(thread_count(), before + 1, "the server's driver was joined");
+    assert_eq!(thread_count(), before + 2, "the client still uses the pool");
     let mut buf = [0u8; 32];
     let err = loop {
         match (&b).read(&mut buf) {
@@ -48,5 +59,17 @@ fn dropping_the_socket_ends_open_streams_and_joins_the_driver() {
     assert_eq!((&a).read_to_end(&mut rest).unwrap(), 0);
     drop((a, b));
     drop(client);
-    assert_eq!(thread_count(), before, "every driver thread joined");
+    assert_eq!(thread_count(), before, "every worker thread joined");
+
+    // The shared default runtime, too, lives only while sockets use it.
+    let one = UtpSocket::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    assert_eq!(thread_count(), before + Runtime::default_threads());
+    let two = UtpSocket::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    assert_eq!(thread_count(), before + Runtime::default_threads());
+    drop((one, two));
+    assert_eq!(
+        thread_count(),
+        before,
+        "the default runtime's threads joined"
+    );
 }

@@ -1,27 +1,29 @@
-//! The I/O driver of one managed socket: a thread that sleeps in `poll(2)` on the UDP socket
-//! and a waker, feeds datagrams and timeouts to the engine, sends what it produces, and turns
-//! engine events into state that application threads wait on.
+//! The I/O driver of one managed socket, run by a worker of the runtime's thread pool
+//! ([`super::pool`]): it feeds datagrams and timeouts to the engine, sends what it produces,
+//! and turns engine events into state that application threads wait on.
 //!
 //! Locking: the engine and the per-connection state live in one `parking_lot::Mutex`
 //! ([`Shared::state`]); application threads take it for each operation, and after every input
 //! whoever holds it sends the engine's datagrams ([`State::pump`]) and wakes waiters through
-//! [`Shared::changed`]. Application threads signal the driver's waker after each operation, so
-//! the driver re-reads the engine's next deadline.
+//! [`Shared::changed`]. Application threads signal the worker's waker after each operation, so
+//! the worker re-reads the engine's next deadline.
 
 use super::clock;
+use super::pool::{Driven, Next};
 use super::udp::{IcmpKind, UdpSocket};
-use super::wake::{wait, Waker};
+use super::wake::Waker;
 use crate::proto::{ConnectionError, ConnectionHandle, DatagramEvent, Endpoint, Event};
 use parking_lot::{Condvar, Mutex};
 use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::net::SocketAddr;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, RawFd};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Largest datagram the driver receives or builds.
 const DATAGRAM: usize = 65_536;
-/// Datagrams read per wake-up before timers and transmits get their turn.
+/// Datagrams read per drive before timers and transmits get their turn.
 const RECV_BATCH: usize = 256;
 /// How long a closing socket waits for its connections to finish (FINs acknowledged).
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
@@ -56,13 +58,16 @@ pub struct State {
     pub backlog: usize,
     /// The socket was dropped: no new connections; the driver exits when all are finished.
     pub closing: bool,
-    /// The driver thread has exited.
+    /// When `closing` began (monotonic µs).
+    closing_since: Option<u64>,
+    /// The driver has finished: the worker no longer drives this socket.
     pub stopped: bool,
     /// Handler for non-uTP datagrams.
     pub non_utp: Option<NonUtpHandler>,
     /// A local send failure left a datagram unsent; counted for diagnostics.
     pub send_failures: u64,
     buf: Vec<u8>,
+    rx: Vec<u8>,
 }
 
 /// What the driver and application threads share.
@@ -73,8 +78,8 @@ pub struct Shared {
     pub changed: Condvar,
     /// The UDP socket.
     pub socket: UdpSocket,
-    /// Wakes the driver.
-    pub waker: Waker,
+    /// Wakes the worker that drives this socket.
+    pub waker: Arc<Waker>,
 }
 
 impl State {
@@ -86,10 +91,12 @@ impl State {
             accept_queue: VecDeque::new(),
             backlog,
             closing: false,
+            closing_since: None,
             stopped: false,
             non_utp: None,
             send_failures: 0,
             buf: vec![0; DATAGRAM],
+            rx: vec![0; DATAGRAM],
         }
     }
 
@@ -211,53 +218,17 @@ fn send(st: &mut State, socket: &UdpSocket, len: usize, to: SocketAddr, dont_fra
     }
 }
 
-/// The driver thread's loop: runs until the socket is closed and its connections are done.
-pub fn run(shared: &Shared) {
-    let mut rx = vec![0u8; DATAGRAM];
-    let mut closing_since: Option<std::time::Duration> = None;
-    loop {
-        let timeout = {
-            let mut st = shared.state.lock();
-            if st.closing {
-                let now = clock::monotonic_micros();
-                let started = *closing_since.get_or_insert(Duration::from_micros(now));
-                // Lingering (already closed) connections only re-acknowledge FINs: a closing
-                // socket does not wait for them.
-                let done = st.endpoint.active_connection_count() == 0;
-                if done || Duration::from_micros(now) >= started + SHUTDOWN_GRACE {
-                    st.stopped = true;
-                    shared.changed.notify_all();
-                    return;
-                }
-            }
-            let now = clock::now();
-            let mut timeout = st
-                .endpoint
-                .poll_timeout()
-                .map(|t| t.saturating_duration_since(now));
-            if st.closing {
-                // Re-check the grace period now and then.
-                timeout = Some(timeout.map_or(Duration::from_millis(100), |t| {
-                    t.min(Duration::from_millis(100))
-                }));
-            }
-            timeout
-        };
-        let ready = match wait(shared.socket.as_raw_fd(), &shared.waker, timeout) {
-            Ok(r) => r,
-            Err(e) => {
-                log::error!("driver poll failed: {e}");
-                std::thread::sleep(Duration::from_millis(10));
-                continue;
-            }
-        };
-        if ready.woken {
-            shared.waker.reset();
-        }
-        let mut st = shared.state.lock();
-        if ready.socket {
+impl Driven for Shared {
+    fn fd(&self) -> RawFd {
+        self.socket.as_raw_fd()
+    }
+
+    fn drive(&self, readable: bool) -> Next {
+        let mut st = self.state.lock();
+        if readable {
+            let mut rx = std::mem::take(&mut st.rx);
             for _ in 0..RECV_BATCH {
-                match shared.socket.recv_from(&mut rx) {
+                match self.socket.recv_from(&mut rx) {
                     Ok((n, from)) => st.datagram(n, from, &rx),
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -265,16 +236,34 @@ pub fn run(shared: &Shared) {
                         // An ICMP error about an earlier datagram (IP_RECVERR): feed the queue
                         // to the engine, then keep reading.
                         log::debug!("receive error: {e}");
-                        st.drain_errors(&shared.socket);
+                        st.drain_errors(&self.socket);
                     }
                 }
             }
-            st.drain_errors(&shared.socket);
+            st.rx = rx;
+            st.drain_errors(&self.socket);
             st.endpoint.flush_acks();
         }
         st.endpoint.handle_timeout(clock::now());
-        if st.pump(&shared.socket) {
-            shared.changed.notify_all();
+        if st.pump(&self.socket) {
+            self.changed.notify_all();
         }
+        let now = clock::monotonic_micros();
+        let mut due = st.endpoint.poll_timeout().map(|t| t.as_micros());
+        if st.closing {
+            let started = *st.closing_since.get_or_insert(now);
+            // Lingering (already closed) connections only re-acknowledge FINs: a closing
+            // socket does not wait for them.
+            let done = st.endpoint.active_connection_count() == 0;
+            if done || now >= started + SHUTDOWN_GRACE.as_micros() as u64 {
+                st.stopped = true;
+                self.changed.notify_all();
+                return Next::Finished;
+            }
+            // Re-check the grace period now and then.
+            let recheck = now + 100_000;
+            due = Some(due.map_or(recheck, |d| d.min(recheck)));
+        }
+        Next::Wait(due)
     }
 }

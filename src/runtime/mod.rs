@@ -1,7 +1,13 @@
-//! The runtime: the one place that reads the clock (and, with issue 4, owns sockets and
-//! threads).
+//! The runtime: the one place that reads the clock, owns UDP sockets and runs threads.
+//!
+//! * [`clock`]: the monotonic clock.
+//! * [`udp`]: socket2 UDP sockets with ICMP error queues and DF probes.
+//! * [`wake`]: eventfd wake-ups and `ppoll`.
+//! * [`pool`]: the worker threads and what they drive.
+//! * [`driver`]: driving one engine for the Rust stream API.
 
 pub mod clock;
 pub mod driver;
+pub mod pool;
 pub mod udp;
 pub mod wake;

@@ -47,48 +47,45 @@ impl AsRawFd for Waker {
     }
 }
 
-/// Which of the two descriptors became readable.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Ready {
-    /// The socket has datagrams (or a queued error).
-    pub socket: bool,
-    /// The waker was signalled.
-    pub woken: bool,
-}
-
-/// Sleeps until `socket` is readable, `waker` is signalled, or `timeout` passes (`None`: no
-/// limit). Interrupted sleeps return as timed out.
-pub fn wait(socket: RawFd, waker: &Waker, timeout: Option<Duration>) -> io::Result<Ready> {
-    let mut fds = [
-        libc::pollfd {
-            fd: socket,
-            events: libc::POLLIN | libc::POLLERR,
-            revents: 0,
-        },
-        libc::pollfd {
-            fd: waker.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        },
-    ];
-    let ms = timeout.map_or(-1, |t| {
-        // Round up so that a deadline is never missed by sleeping short.
-        i32::try_from(t.as_micros().div_ceil(1000)).unwrap_or(i32::MAX)
+/// Sleeps until one of `fds` is ready, or `timeout` passes (`None`: no limit), with
+/// microsecond resolution (`ppoll`). Returns how many descriptors are ready; an interrupted
+/// sleep counts as a timeout (0). The `revents` of each entry say which.
+pub fn wait(fds: &mut [libc::pollfd], timeout: Option<Duration>) -> io::Result<usize> {
+    let ts = timeout.map(|t| libc::timespec {
+        tv_sec: libc::time_t::try_from(t.as_secs()).unwrap_or(libc::time_t::MAX),
+        tv_nsec: libc::c_long::from(t.subsec_nanos()),
     });
-    // SAFETY: `fds` is a live array of two pollfd structs for the duration of the call.
-    let n = unsafe { libc::poll(fds.as_mut_ptr(), 2, ms) };
+    let ts_ptr = ts
+        .as_ref()
+        .map_or(core::ptr::null(), |t| t as *const libc::timespec);
+    // SAFETY: `fds` is a live, writable array of `fds.len()` pollfd structs and `ts_ptr` is
+    // NULL or points at a live timespec, both for the duration of the call; no signal mask.
+    let n = unsafe {
+        libc::ppoll(
+            fds.as_mut_ptr(),
+            fds.len() as libc::nfds_t,
+            ts_ptr,
+            core::ptr::null(),
+        )
+    };
     if n < 0 {
         let e = io::Error::last_os_error();
         return if e.kind() == io::ErrorKind::Interrupted {
-            Ok(Ready::default())
+            Ok(0)
         } else {
             Err(e)
         };
     }
-    Ok(Ready {
-        socket: fds[0].revents != 0,
-        woken: fds[1].revents != 0,
-    })
+    Ok(n as usize)
+}
+
+/// A `pollfd` waiting for `fd` to become readable (or report an error).
+pub fn readable(fd: RawFd) -> libc::pollfd {
+    libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    }
 }
 
 #[cfg(test)]
@@ -99,14 +96,16 @@ mod tests {
     fn wake_interrupts_a_wait_and_reset_clears_it() {
         let w = Waker::new().unwrap();
         let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-        let r = wait(sock.as_raw_fd(), &w, Some(Duration::from_millis(1))).unwrap();
-        assert_eq!(r, Ready::default());
+        let mut fds = [readable(sock.as_raw_fd()), readable(w.as_raw_fd())];
+        assert_eq!(wait(&mut fds, Some(Duration::from_micros(300))).unwrap(), 0);
         w.wake();
         w.wake();
-        let r = wait(sock.as_raw_fd(), &w, Some(Duration::from_secs(5))).unwrap();
-        assert!(r.woken && !r.socket);
+        let mut fds = [readable(sock.as_raw_fd()), readable(w.as_raw_fd())];
+        assert_eq!(wait(&mut fds, Some(Duration::from_secs(5))).unwrap(), 1);
+        assert!(fds[1].revents != 0 && fds[0].revents == 0);
         w.reset();
-        let r = wait(sock.as_raw_fd(), &w, Some(Duration::from_millis(1))).unwrap();
-        assert!(!r.woken);
+        let mut fds = [readable(sock.as_raw_fd()), readable(w.as_raw_fd())];
+        assert_eq!(wait(&mut fds, Some(Duration::from_millis(1))).unwrap(), 0);
+        assert_eq!(fds[1].revents, 0);
     }
 }

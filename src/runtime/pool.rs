@@ -1,0 +1,378 @@
+//! The runtime's thread pool: a fixed set of worker threads, each driving any number of
+//! managed sockets (Rust [`crate::stream::UtpSocket`]s and managed C contexts).
+//!
+//! A worker sleeps in `ppoll(2)` on its own waker and the descriptors of the sockets it drives,
+//! until one is readable or the earliest of their deadlines passes. Each socket keeps its own
+//! timers in the engine's deadline heap and reports only its next deadline, so an idle worker
+//! costs nothing per connection. A socket is assigned to the least-loaded worker when it is
+//! registered and stays there.
+//!
+//! Threads are started when a [`Runtime`] is created and joined when its last handle is
+//! dropped. Sockets hold a handle, so the process-wide default runtime ([`Runtime::shared`])
+//! lives exactly as long as some socket uses it: a program with no managed sockets has no
+//! runtime threads.
+
+use super::clock;
+use super::wake::{readable, wait, Waker};
+use crossbeam_channel::{Receiver, Sender};
+use std::cell::Cell;
+use std::io;
+use std::os::fd::{AsRawFd, RawFd};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// What a worker asks of a socket it drives.
+pub trait Driven: Send + Sync {
+    /// The descriptor that becomes readable when there is work (the UDP socket).
+    fn fd(&self) -> RawFd;
+
+    /// Does the work that is due: received datagrams when `readable`, expired timers, queued
+    /// sends. Called when the descriptor is readable, when the deadline returned last time has
+    /// passed, and whenever the worker is woken.
+    fn drive(&self, readable: bool) -> Next;
+}
+
+/// A driven socket's answer: when it wants to be driven next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Next {
+    /// At this monotonic time ([`clock::monotonic_micros`]) at the latest, or only on
+    /// readability or a wake-up (`None`).
+    Wait(Option<u64>),
+    /// Done: the worker forgets the socket.
+    Finished,
+}
+
+/// Most worker threads a runtime may have.
+pub const MAX_THREADS: usize = 256;
+
+/// Threads of the next default runtime; 0 means "sized to the machine".
+static DEFAULT_THREADS: AtomicUsize = AtomicUsize::new(0);
+/// The default runtime, while some socket holds it.
+static SHARED: Mutex<Weak<Inner>> = Mutex::new(Weak::new());
+/// Distinguishes runtimes, so a worker can tell whether it belongs to the one being dropped.
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+thread_local! {
+    /// The runtime whose worker this thread is (0: none).
+    static WORKER_OF: Cell<u64> = const { Cell::new(0) };
+}
+
+struct Worker {
+    tx: Sender<Arc<dyn Driven>>,
+    waker: Arc<Waker>,
+    load: Arc<AtomicUsize>,
+    thread: Option<JoinHandle<()>>,
+}
+
+struct Inner {
+    id: u64,
+    workers: Mutex<Vec<Worker>>,
+    stop: Arc<AtomicBool>,
+}
+
+/// A pool of worker threads driving managed sockets. Cheap to clone (a shared handle); the
+/// threads are joined when the last handle goes.
+#[derive(Clone)]
+pub struct Runtime {
+    inner: Arc<Inner>,
+}
+
+impl Runtime {
+    /// A runtime with `threads` workers (1 to [`MAX_THREADS`]).
+    pub fn new(threads: usize) -> io::Result<Runtime> {
+        if threads == 0 || threads > MAX_THREADS {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("runtime threads must be 1 to {MAX_THREADS}, not {threads}"),
+            ));
+        }
+        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut workers = Vec::with_capacity(threads);
+        let spawned = (0..threads).try_for_each(|i| {
+            let (tx, rx) = crossbeam_channel::unbounded();
+            let waker = Arc::new(Waker::new()?);
+            let load = Arc::new(AtomicUsize::new(0));
+            let (w, s, l) = (waker.clone(), stop.clone(), load.clone());
+            let thread = std::thread::Builder::new()
+                .name(format!("utp-worker-{i}"))
+                .spawn(move || {
+                    WORKER_OF.with(|c| c.set(id));
+                    run(&rx, &w, &s, &l);
+                })?;
+            workers.push(Worker {
+                tx,
+                waker,
+                load,
+                thread: Some(thread),
+            });
+            Ok::<(), io::Error>(())
+        });
+        // On failure the workers already started are stopped and joined by Inner's drop.
+        let inner = Arc::new(Inner {
+            id,
+            workers: Mutex::new(workers),
+            stop,
+        });
+        spawned?;
+        Ok(Runtime { inner })
+    }
+
+    /// The process-wide default runtime, created on first use with
+    /// [`Runtime::default_threads`] workers and shut down when no socket uses it any more.
+    pub fn shared() -> io::Result<Runtime> {
+        let mut slot = SHARED.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(inner) = slot.upgrade() {
+            return Ok(Runtime { inner });
+        }
+        let rt = Runtime::new(Runtime::default_threads())?;
+        *slot = Arc::downgrade(&rt.inner);
+        Ok(rt)
+    }
+
+    /// Worker threads of the default runtime: the value of [`Runtime::set_default_threads`],
+    /// else the `RUTP_THREADS` environment variable, else the machine's available parallelism.
+    pub fn default_threads() -> usize {
+        let set = DEFAULT_THREADS.load(Ordering::Relaxed);
+        if set > 0 {
+            return set;
+        }
+        let from_env = std::env::var("RUTP_THREADS")
+            .ok()
+            .and_then(|v| v.trim().parse::<usize>().ok())
+            .filter(|&n| (1..=MAX_THREADS).contains(&n));
+        from_env.unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map_or(1, |n| n.get())
+                .min(MAX_THREADS)
+        })
+    }
+
+    /// Sets the worker count of default runtimes created from now on (a running one keeps its
+    /// size); 0 restores the automatic size.
+    pub fn set_default_threads(threads: usize) -> io::Result<()> {
+        if threads > MAX_THREADS {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("runtime threads must be at most {MAX_THREADS}"),
+            ));
+        }
+        DEFAULT_THREADS.store(threads, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Number of worker threads.
+    pub fn threads(&self) -> usize {
+        self.inner.workers.lock().map_or(0, |w| w.len())
+    }
+
+    /// Builds a driven socket around the waker of the least-loaded worker (the socket signals
+    /// it after work from application threads, so the worker re-reads its deadline) and hands
+    /// it to that worker.
+    pub fn register<T: Driven + 'static>(
+        &self,
+        build: impl FnOnce(Arc<Waker>) -> io::Result<Arc<T>>,
+    ) -> io::Result<Arc<T>> {
+        let workers = self.inner.workers.lock().unwrap_or_else(|e| e.into_inner());
+        let worker = workers
+            .iter()
+            .min_by_key(|w| w.load.load(Ordering::Relaxed))
+            .ok_or_else(|| io::Error::other("runtime has no workers"))?;
+        let driven = build(worker.waker.clone())?;
+        worker.load.fetch_add(1, Ordering::Relaxed);
+        let as_dyn: Arc<dyn Driven> = driven.clone();
+        if worker.tx.send(as_dyn).is_err() {
+            worker.load.fetch_sub(1, Ordering::Relaxed);
+            return Err(io::Error::other("runtime worker has stopped"));
+        }
+        worker.waker.wake();
+        Ok(driven)
+    }
+
+    /// Whether the calling thread is one of this runtime's workers (blocking on the runtime
+    /// from there would deadlock).
+    pub fn is_worker_thread(&self) -> bool {
+        WORKER_OF.with(|c| c.get()) == self.inner.id
+    }
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime")
+            .field("threads", &self.threads())
+            .finish()
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Release);
+        let mut workers = self.workers.lock().unwrap_or_else(|e| e.into_inner());
+        for w in workers.iter() {
+            w.waker.wake();
+        }
+        let on_worker = WORKER_OF.with(|c| c.get()) == self.id;
+        for w in workers.iter_mut() {
+            if let Some(t) = w.thread.take() {
+                if on_worker {
+                    // A worker cannot join itself (the last socket was dropped from code the
+                    // worker runs): the threads exit on their own once idle.
+                    continue;
+                }
+                let _ = t.join();
+            }
+        }
+    }
+}
+
+/// One socket a worker drives.
+struct Entry {
+    driven: Arc<dyn Driven>,
+    /// Next deadline in monotonic µs; `Some(0)` drives it at once.
+    due: Option<u64>,
+}
+
+/// A worker's loop: exits once the runtime is stopped and it has nothing left to drive.
+fn run(rx: &Receiver<Arc<dyn Driven>>, waker: &Waker, stop: &AtomicBool, load: &AtomicUsize) {
+    let mut entries: Vec<Entry> = Vec::new();
+    let mut fds: Vec<libc::pollfd> = Vec::new();
+    loop {
+        while let Ok(driven) = rx.try_recv() {
+            entries.push(Entry {
+                driven,
+                due: Some(0),
+            });
+        }
+        if entries.is_empty() && stop.load(Ordering::Acquire) {
+            return;
+        }
+        let now = clock::monotonic_micros();
+        let timeout = entries
+            .iter()
+            .filter_map(|e| e.due)
+            .min()
+            .map(|due| Duration::from_micros(due.saturating_sub(now)));
+        fds.clear();
+        fds.push(readable(waker.as_raw_fd()));
+        fds.extend(entries.iter().map(|e| readable(e.driven.fd())));
+        if let Err(e) = wait(&mut fds, timeout) {
+            log::error!("runtime worker: poll failed: {e}");
+            std::thread::sleep(Duration::from_millis(10));
+            continue;
+        }
+        let woken = fds[0].revents != 0;
+        if woken {
+            waker.reset();
+        }
+        let now = clock::monotonic_micros();
+        let mut index = 0;
+        entries.retain_mut(|e| {
+            index += 1;
+            let ready = fds[index].revents != 0;
+            if !(woken || ready || e.due.is_some_and(|d| d <= now)) {
+                return true;
+            }
+            match e.driven.drive(ready) {
+                Next::Wait(due) => {
+                    e.due = due;
+                    true
+                }
+                Next::Finished => {
+                    load.fetch_sub(1, Ordering::Relaxed);
+                    false
+                }
+            }
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicU32;
+
+    /// Counts its drives and finishes after `rounds` of them.
+    struct Counter {
+        socket: std::net::UdpSocket,
+        drives: AtomicU32,
+        rounds: u32,
+    }
+
+    impl Driven for Counter {
+        fn fd(&self) -> RawFd {
+            self.socket.as_raw_fd()
+        }
+        fn drive(&self, _readable: bool) -> Next {
+            let n = self.drives.fetch_add(1, Ordering::SeqCst) + 1;
+            if n >= self.rounds {
+                Next::Finished
+            } else {
+                Next::Wait(Some(clock::monotonic_micros() + 1_000))
+            }
+        }
+    }
+
+    fn counter(rounds: u32) -> Counter {
+        Counter {
+            socket: std::net::UdpSocket::bind("127.0.0.1:0").unwrap(),
+            drives: AtomicU32::new(0),
+            rounds,
+        }
+    }
+
+    #[test]
+    fn sockets_spread_over_workers_and_deadlines_drive_them() {
+        let rt = Runtime::new(2).unwrap();
+        assert_eq!(rt.threads(), 2);
+        let a = rt.register(|_| Ok(Arc::new(counter(5)))).unwrap();
+        let b = rt.register(|_| Ok(Arc::new(counter(5)))).unwrap();
+        {
+            let workers = rt.inner.workers.lock().unwrap();
+            let loads: Vec<usize> = workers
+                .iter()
+                .map(|w| w.load.load(Ordering::Relaxed))
+                .collect();
+            assert!(loads.iter().all(|&l| l <= 1), "loads {loads:?}");
+        }
+        for _ in 0..2000 {
+            if a.drives.load(Ordering::SeqCst) >= 5 && b.drives.load(Ordering::SeqCst) >= 5 {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert_eq!(a.drives.load(Ordering::SeqCst), 5);
+        assert_eq!(b.drives.load(Ordering::SeqCst), 5);
+        // Finished sockets are forgotten: the loads return to zero.
+        for _ in 0..2000 {
+            let idle = rt
+                .inner
+                .workers
+                .lock()
+                .unwrap()
+                .iter()
+                .all(|w| w.load.load(Ordering::Relaxed) == 0);
+            if idle {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        panic!("worker loads did not return to zero");
+    }
+
+    #[test]
+    fn thread_counts_are_checked() {
+        assert!(Runtime::new(0).is_err());
+        assert!(Runtime::new(MAX_THREADS + 1).is_err());
+        assert!(Runtime::set_default_threads(MAX_THREADS + 1).is_err());
+    }
+
+    #[test]
+    fn the_shared_runtime_is_reused_while_held() {
+        let a = Runtime::shared().unwrap();
+        let b = Runtime::shared().unwrap();
+        assert!(Arc::ptr_eq(&a.inner, &b.inner));
+        assert!(!a.is_worker_thread());
+    }
+}
