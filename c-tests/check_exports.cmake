@@ -26,6 +26,11 @@ set(functions
     utp_get_context_stats utp_create_socket utp_set_userdata utp_get_userdata utp_setsockopt
     utp_getsockopt utp_connect utp_write utp_writev utp_getpeername utp_read_drained
     utp_get_delays utp_get_stats utp_get_context utp_shutdown utp_close)
+# rutp's managed mode (include/utp_managed.h): exported by our library only, and required there.
+set(managed_functions
+    utp_managed_create utp_managed_destroy utp_managed_local_address utp_managed_connect
+    utp_managed_accept utp_managed_read utp_managed_write utp_managed_set_udp_handler
+    utp_managed_sendto utp_managed_set_threads)
 
 set(failures 0)
 foreach(fn IN LISTS functions)
@@ -61,6 +66,13 @@ endforeach()
 # With ONLY_API (our library), nothing else may be exported: no unmangled internal symbol and
 # no Rust symbol (the reference exports many C++ internals and a stray `addrbuf`).
 if(ONLY_API)
+  foreach(name IN LISTS managed_functions)
+    if(NOT symbols MATCHES " T ${name}\n")
+      message(SEND_ERROR "managed function ${name} is not exported")
+      math(EXPR failures "${failures} + 1")
+    endif()
+  endforeach()
+  list(APPEND functions ${managed_functions})
   string(REPLACE "\n" ";" lines "${symbols}")
   foreach(line IN LISTS lines)
     if(line MATCHES " ([A-Za-z]) ([^ ]+)$")

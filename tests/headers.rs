@@ -1,4 +1,4 @@
-//! The committed C headers are cbindgen's output for the current sources: regenerating them
+//! The committed C headers (utp.h, utp_types.h, utp_managed.h) are cbindgen's output for the current sources: regenerating them
 //! must give the same bytes. After changing the FFI or the cbindgen configs, run
 //! `RUTP_BLESS=1 cargo test --test headers` and commit the result.
 
@@ -52,5 +52,13 @@ fn utp_types_h_matches_its_config() {
     check(
         "include/utp_types.h",
         generate("cbindgen-types.toml", Some("include/types.rs")),
+    );
+}
+
+#[test]
+fn utp_managed_h_matches_the_sources() {
+    check(
+        "include/utp_managed.h",
+        generate("cbindgen-managed.toml", Some("src/ffi/managed/api.rs")),
     );
 }

@@ -3,6 +3,7 @@
 
 use super::context::{UtpContext, DEFAULT_TARGET_DELAY};
 use super::dispatch::{args, invoke, udp_overhead};
+use super::managed::MANAGED_BACKLOG;
 use super::sockaddr;
 use super::socket::UtpSocket;
 use super::types::callback::*;
@@ -54,15 +55,23 @@ pub unsafe fn options_for(
     }
 }
 
-/// A connection request: accepted when `UTP_ON_ACCEPT` is installed and `UTP_ON_FIREWALL`
-/// (if installed) returns 0; otherwise ignored silently, as libutp does. The SYN-ACK is sent
+/// A connection request: accepted when `UTP_ON_ACCEPT` is installed (or, on a managed context,
+/// `utp_managed_accept` has room in its queue) and `UTP_ON_FIREWALL` (if installed) returns 0;
+/// otherwise ignored silently, as libutp does. The SYN-ACK is sent
 /// and `UTP_ON_ACCEPT` fired by the next dispatch.
 ///
 /// # Safety
 /// `ctx` must be live with no borrow alive.
 pub unsafe fn incoming(ctx: *mut UtpContext, now: Instant, request: Incoming) {
-    // SAFETY: live context; one field read.
-    if unsafe { (*ctx).callbacks[UTP_ON_ACCEPT as usize] }.is_none() {
+    // SAFETY: live context; fields read, the borrow ends with the block.
+    let wanted = unsafe {
+        let c = &*ctx;
+        let pull = c.pull_accepts();
+        !c.closing
+            && (c.callbacks[UTP_ON_ACCEPT as usize].is_some() || pull)
+            && !(pull && c.accept_queue.len() + c.pending_accepts.len() >= MANAGED_BACKLOG)
+    };
+    if !wanted {
         return;
     }
     let remote = request.remote();
@@ -77,6 +86,7 @@ pub unsafe fn incoming(ctx: *mut UtpContext, now: Instant, request: Incoming) {
     // SAFETY: live context; fields read, then the borrow ends.
     let (sndbuf, rcvbuf, target) = unsafe { ((*ctx).sndbuf, (*ctx).rcvbuf, (*ctx).target_delay) };
     let socket = Box::into_raw(Box::new(UtpSocket::new(ctx, sndbuf, rcvbuf, target)));
+    super::managed::adopt_socket(ctx, socket);
     // SAFETY: `socket` is ours and live; no borrow alive during the MTU callback.
     let options = unsafe { options_for(ctx, socket, sndbuf, rcvbuf, target, remote) };
     // SAFETY: live context; the borrow ends with the block.
@@ -94,6 +104,7 @@ pub unsafe fn incoming(ctx: *mut UtpContext, now: Instant, request: Incoming) {
         }
         Err(e) => {
             log::debug!("connection from {remote} not accepted: {e}");
+            super::managed::forget_socket(socket);
             // SAFETY: never published to the application.
             drop(unsafe { Box::from_raw(socket) });
         }

@@ -1,7 +1,7 @@
 //! Context-level functions of libutp's API (API notes section 2): init and destroy, callbacks,
 //! options, userdata, feeding datagrams and ICMP errors, timers, statistics.
 
-use super::boundary::guard;
+use super::boundary::{guard, guard_context};
 use super::context::{UtpContext, CONTEXT_ALIVE};
 use super::dispatch::{args, dispatch, invoke, now};
 use super::socket::UtpSocket;
@@ -44,30 +44,50 @@ pub extern "C" fn utp_init(version: c_int) -> *mut UtpContext {
 }
 
 /// `utp_destroy`: `UTP_STATE_DESTROYING` for every socket still alive, then everything is
-/// freed (including sockets never connected, which libutp leaks).
+/// freed (including sockets never connected, which libutp leaks). A managed context is
+/// destroyed as by `utp_managed_destroy` (its connections get to close first).
 ///
 /// # Safety
 /// `ctx` must be NULL or a live context; it is invalid afterwards.
 #[no_mangle]
 pub unsafe extern "C" fn utp_destroy(ctx: *mut UtpContext) {
     guard((), || {
-        // SAFETY: forwarded contract.
-        let Some(ctx) = (unsafe { live(ctx) }) else {
-            return;
-        };
-        // SAFETY: live context, no borrow alive while callbacks run.
-        unsafe {
-            let sockets: Vec<*mut UtpSocket> = (*ctx).sockets.values().copied().collect();
-            for s in sockets {
-                let mut a = args(ctx, s, UTP_ON_STATE_CHANGE);
-                a.u1.state = UTP_STATE_DESTROYING;
-                invoke(ctx, a);
+        if super::managed::of_context(ctx).is_some() {
+            // SAFETY: forwarded contract.
+            let code = unsafe { super::managed::api::utp_managed_destroy(ctx) };
+            if code != 0 {
+                log::error!(
+                    "utp_destroy of a managed context refused ({code}): called from a callback"
+                );
             }
-            (*ctx).magic = 0;
-            (*ctx).free_all();
-            drop(Box::from_raw(ctx));
+            return;
         }
+        // SAFETY: forwarded contract.
+        unsafe { destroy_plain(ctx) }
     })
+}
+
+/// `utp_destroy` of an unmanaged context (or a managed one whose worker has stopped).
+///
+/// # Safety
+/// As `utp_destroy`; for a managed context, its lock must be held.
+pub unsafe fn destroy_plain(ctx: *mut UtpContext) {
+    // SAFETY: forwarded contract.
+    let Some(ctx) = (unsafe { live(ctx) }) else {
+        return;
+    };
+    // SAFETY: live context, no borrow alive while callbacks run.
+    unsafe {
+        let sockets: Vec<*mut UtpSocket> = (*ctx).sockets.values().copied().collect();
+        for s in sockets {
+            let mut a = args(ctx, s, UTP_ON_STATE_CHANGE);
+            a.u1.state = UTP_STATE_DESTROYING;
+            invoke(ctx, a);
+        }
+        (*ctx).magic = 0;
+        (*ctx).free_all();
+        drop(Box::from_raw(ctx));
+    }
 }
 
 /// `utp_set_callback`: installs (or clears, with NULL) callback `callback_name`.
@@ -80,7 +100,7 @@ pub unsafe extern "C" fn utp_set_callback(
     callback_name: c_int,
     proc_: Option<unsafe extern "C" fn(*mut utp_callback_arguments) -> core::ffi::c_ulonglong>,
 ) {
-    guard((), || {
+    guard_context(ctx, (), || {
         // SAFETY: forwarded contract.
         let Some(ctx) = (unsafe { live(ctx) }) else {
             return;
@@ -103,7 +123,7 @@ pub unsafe extern "C" fn utp_context_set_userdata(
     ctx: *mut UtpContext,
     userdata: *mut c_void,
 ) -> *mut c_void {
-    guard(core::ptr::null_mut(), || {
+    guard_context(ctx, core::ptr::null_mut(), || {
         // SAFETY: forwarded contract.
         let Some(ctx) = (unsafe { live(ctx) }) else {
             return core::ptr::null_mut();
@@ -120,7 +140,7 @@ pub unsafe extern "C" fn utp_context_set_userdata(
 /// `ctx` must be NULL or live.
 #[no_mangle]
 pub unsafe extern "C" fn utp_context_get_userdata(ctx: *mut UtpContext) -> *mut c_void {
-    guard(core::ptr::null_mut(), || {
+    guard_context(ctx, core::ptr::null_mut(), || {
         // SAFETY: forwarded contract; the field is read without keeping a reference.
         unsafe { live(ctx) }.map_or(core::ptr::null_mut(), |c| unsafe { (*c).userdata })
     })
@@ -136,7 +156,7 @@ pub unsafe extern "C" fn utp_context_set_option(
     opt: c_int,
     val: c_int,
 ) -> c_int {
-    guard(-1, || {
+    guard_context(ctx, -1, || {
         // SAFETY: forwarded contract.
         let Some(ctx) = (unsafe { live(ctx) }) else {
             return -1;
@@ -175,7 +195,7 @@ pub unsafe extern "C" fn utp_context_set_option(
 /// `ctx` must be NULL or live.
 #[no_mangle]
 pub unsafe extern "C" fn utp_context_get_option(ctx: *mut UtpContext, opt: c_int) -> c_int {
-    guard(-1, || {
+    guard_context(ctx, -1, || {
         // SAFETY: forwarded contract.
         let Some(ctx) = (unsafe { live(ctx) }) else {
             return -1;
@@ -207,7 +227,7 @@ pub unsafe extern "C" fn utp_process_udp(
     to: *const libc::sockaddr,
     tolen: libc::socklen_t,
 ) -> c_int {
-    guard(0, || {
+    guard_context(ctx, 0, || {
         // SAFETY: forwarded contract.
         let Some(ctx) = (unsafe { live(ctx) }) else {
             return 0;
@@ -356,7 +376,9 @@ pub unsafe extern "C" fn utp_process_icmp_error(
     tolen: libc::socklen_t,
 ) -> c_int {
     // SAFETY: forwarded contract.
-    guard(0, || unsafe { icmp(ctx, buffer, len, to, tolen, None) })
+    guard_context(ctx, 0, || unsafe {
+        icmp(ctx, buffer, len, to, tolen, None)
+    })
 }
 
 /// `utp_process_icmp_fragmentation`: the path to `to` takes at most `next_hop_mtu` bytes.
@@ -373,7 +395,7 @@ pub unsafe extern "C" fn utp_process_icmp_fragmentation(
     next_hop_mtu: u16,
 ) -> c_int {
     // SAFETY: forwarded contract.
-    guard(0, || unsafe {
+    guard_context(ctx, 0, || unsafe {
         icmp(ctx, buffer, len, to, tolen, Some(next_hop_mtu))
     })
 }
@@ -385,7 +407,7 @@ pub unsafe extern "C" fn utp_process_icmp_fragmentation(
 /// `ctx` must be NULL or live.
 #[no_mangle]
 pub unsafe extern "C" fn utp_check_timeouts(ctx: *mut UtpContext) {
-    guard((), || {
+    guard_context(ctx, (), || {
         // SAFETY: forwarded contract.
         let Some(ctx) = (unsafe { live(ctx) }) else {
             return;
@@ -405,7 +427,7 @@ pub unsafe extern "C" fn utp_check_timeouts(ctx: *mut UtpContext) {
 /// `ctx` must be NULL or live.
 #[no_mangle]
 pub unsafe extern "C" fn utp_issue_deferred_acks(ctx: *mut UtpContext) {
-    guard((), || {
+    guard_context(ctx, (), || {
         // SAFETY: forwarded contract.
         let Some(ctx) = (unsafe { live(ctx) }) else {
             return;
@@ -425,7 +447,7 @@ pub unsafe extern "C" fn utp_issue_deferred_acks(ctx: *mut UtpContext) {
 /// `ctx` must be NULL or live.
 #[no_mangle]
 pub unsafe extern "C" fn utp_get_context_stats(ctx: *mut UtpContext) -> *mut utp_context_stats {
-    guard(core::ptr::null_mut(), || {
+    guard_context(ctx, core::ptr::null_mut(), || {
         // SAFETY: forwarded contract.
         let Some(ctx) = (unsafe { live(ctx) }) else {
             return core::ptr::null_mut();

@@ -3,7 +3,7 @@
 
 use super::accept::options_for;
 use super::api_context::live as live_ctx;
-use super::boundary::guard;
+use super::boundary::{guard_context, guard_socket};
 use super::context::UtpContext;
 use super::dispatch::{args, dispatch, invoke, now, update_read_buffer};
 use super::sockaddr;
@@ -20,7 +20,7 @@ use core::ffi::{c_int, c_void};
 /// `ctx` must be NULL or live.
 #[no_mangle]
 pub unsafe extern "C" fn utp_create_socket(ctx: *mut UtpContext) -> *mut UtpSocket {
-    guard(core::ptr::null_mut(), || {
+    guard_context(ctx, core::ptr::null_mut(), || {
         // SAFETY: forwarded contract.
         let Some(ctx) = (unsafe { live_ctx(ctx) }) else {
             return core::ptr::null_mut();
@@ -34,6 +34,7 @@ pub unsafe extern "C" fn utp_create_socket(ctx: *mut UtpContext) -> *mut UtpSock
             c.target_delay,
         )));
         c.unconnected.insert(s);
+        super::managed::adopt_socket(ctx, s);
         s
     })
 }
@@ -44,7 +45,7 @@ pub unsafe extern "C" fn utp_create_socket(ctx: *mut UtpContext) -> *mut UtpSock
 /// `s` must be NULL or a socket of this library.
 #[no_mangle]
 pub unsafe extern "C" fn utp_set_userdata(s: *mut UtpSocket, userdata: *mut c_void) -> *mut c_void {
-    guard(core::ptr::null_mut(), || {
+    guard_socket(s, core::ptr::null_mut(), || {
         // SAFETY: forwarded contract.
         let Some(sock) = (unsafe { live(s) }) else {
             return core::ptr::null_mut();
@@ -61,7 +62,7 @@ pub unsafe extern "C" fn utp_set_userdata(s: *mut UtpSocket, userdata: *mut c_vo
 #[no_mangle]
 pub unsafe extern "C" fn utp_get_userdata(s: *mut UtpSocket) -> *mut c_void {
     // SAFETY: forwarded contract.
-    guard(core::ptr::null_mut(), || {
+    guard_socket(s, core::ptr::null_mut(), || {
         unsafe { live(s) }.map_or(core::ptr::null_mut(), |sock| sock.userdata)
     })
 }
@@ -73,7 +74,7 @@ pub unsafe extern "C" fn utp_get_userdata(s: *mut UtpSocket) -> *mut c_void {
 /// `s` must be NULL or a socket of this library.
 #[no_mangle]
 pub unsafe extern "C" fn utp_setsockopt(s: *mut UtpSocket, opt: c_int, val: c_int) -> c_int {
-    guard(-1, || {
+    guard_socket(s, -1, || {
         // SAFETY: forwarded contract.
         let Some(sock) = (unsafe { live(s) }) else {
             return -1;
@@ -103,7 +104,7 @@ pub unsafe extern "C" fn utp_setsockopt(s: *mut UtpSocket, opt: c_int, val: c_in
 /// `s` must be NULL or a socket of this library.
 #[no_mangle]
 pub unsafe extern "C" fn utp_getsockopt(s: *mut UtpSocket, opt: c_int) -> c_int {
-    guard(-1, || {
+    guard_socket(s, -1, || {
         // SAFETY: forwarded contract.
         let Some(sock) = (unsafe { live(s) }) else {
             return -1;
@@ -128,7 +129,7 @@ pub unsafe extern "C" fn utp_connect(
     to: *const libc::sockaddr,
     tolen: libc::socklen_t,
 ) -> c_int {
-    guard(-1, || {
+    guard_socket(s, -1, || {
         // SAFETY: forwarded contract; the reference is dropped at the end of the block.
         let (ctx, sndbuf, rcvbuf, target) = match unsafe { live(s) } {
             Some(sock) if sock.handle.is_none() && !sock.closed => {
@@ -208,7 +209,7 @@ pub unsafe extern "C" fn utp_writev(
     iovec: *mut utp_iovec,
     num_iovecs: usize,
 ) -> libc::ssize_t {
-    guard(-1, || {
+    guard_socket(s, -1, || {
         if iovec.is_null() || num_iovecs == 0 {
             return -1;
         }
@@ -262,7 +263,7 @@ pub unsafe extern "C" fn utp_getpeername(
     addr: *mut libc::sockaddr,
     addrlen: *mut libc::socklen_t,
 ) -> c_int {
-    guard(-1, || {
+    guard_socket(s, -1, || {
         if addr.is_null() || addrlen.is_null() {
             return -1;
         }
@@ -288,7 +289,7 @@ pub unsafe extern "C" fn utp_getpeername(
 /// `s` must be NULL or a socket of this library.
 #[no_mangle]
 pub unsafe extern "C" fn utp_read_drained(s: *mut UtpSocket) {
-    guard((), || {
+    guard_socket(s, (), || {
         // SAFETY: forwarded contract.
         let Some((ctx, handle)) = (unsafe { connected(s) }) else {
             return;
@@ -315,7 +316,7 @@ pub unsafe extern "C" fn utp_get_delays(
     theirs: *mut u32,
     age: *mut u32,
 ) -> c_int {
-    guard(-1, || {
+    guard_socket(s, -1, || {
         // SAFETY: forwarded contract.
         let found = unsafe { connected(s) }.and_then(|(ctx, handle)| {
             // SAFETY: the socket's context is live; no borrow alive during the clock callback.
@@ -354,7 +355,7 @@ pub unsafe extern "C" fn utp_get_delays(
 /// `s` must be NULL or a socket of this library.
 #[no_mangle]
 pub unsafe extern "C" fn utp_get_stats(s: *mut UtpSocket) -> *mut utp_socket_stats {
-    guard(core::ptr::null_mut(), || {
+    guard_socket(s, core::ptr::null_mut(), || {
         // SAFETY: forwarded contract.
         let Some((ctx, handle)) = (unsafe { connected(s) }) else {
             return core::ptr::null_mut();
@@ -389,7 +390,7 @@ pub unsafe extern "C" fn utp_get_stats(s: *mut UtpSocket) -> *mut utp_socket_sta
 #[no_mangle]
 pub unsafe extern "C" fn utp_get_context(s: *mut UtpSocket) -> *mut UtpContext {
     // SAFETY: forwarded contract.
-    guard(core::ptr::null_mut(), || {
+    guard_socket(s, core::ptr::null_mut(), || {
         unsafe { live(s) }.map_or(core::ptr::null_mut(), |sock| sock.ctx)
     })
 }
@@ -401,7 +402,7 @@ pub unsafe extern "C" fn utp_get_context(s: *mut UtpSocket) -> *mut UtpContext {
 /// `s` must be NULL or a socket of this library.
 #[no_mangle]
 pub unsafe extern "C" fn utp_shutdown(s: *mut UtpSocket, how: c_int) {
-    guard((), || {
+    guard_socket(s, (), || {
         // SAFETY: forwarded contract.
         let Some((ctx, handle)) = (unsafe { connected(s) }) else {
             return;
@@ -429,7 +430,7 @@ pub unsafe extern "C" fn utp_shutdown(s: *mut UtpSocket, how: c_int) {
 /// `s` must be NULL or a socket of this library.
 #[no_mangle]
 pub unsafe extern "C" fn utp_close(s: *mut UtpSocket) {
-    guard((), || {
+    guard_socket(s, (), || {
         // SAFETY: forwarded contract; the reference is dropped at the end of the block.
         let (ctx, handle) = match unsafe { live(s) } {
             Some(sock) if !sock.closed => {

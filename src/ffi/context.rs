@@ -4,12 +4,15 @@
 //! blocks that never call back into C; callbacks run from [`super::dispatch`] with no Rust
 //! borrow alive, so they may call any API function, including ones that free sockets.
 
+use super::managed::ManagedIo;
 use super::socket::{UtpSocket, SOCKET_DEAD};
-use super::types::{callback::UTP_ARRAY_SIZE, utp_callback_t, utp_context_stats};
+use super::types::callback::{UTP_ARRAY_SIZE, UTP_ON_ACCEPT, UTP_ON_READ};
+use super::types::{utp_callback_t, utp_context_stats};
 use crate::proto::{ConnectionHandle, Endpoint};
 use core::ffi::{c_int, c_void};
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 /// Marker of a live context.
 pub const CONTEXT_ALIVE: u64 = 0x7574_705f_6374_7874; // "utp_ctxt"
@@ -64,6 +67,14 @@ pub struct UtpContext {
     pub last_now: u64,
     /// Nesting depth of dispatch loops (callbacks calling back in).
     pub depth: u32,
+    /// For a managed context (`utp_managed_create`): the runtime's UDP socket, which sends
+    /// instead of `UTP_SENDTO`.
+    pub managed: Option<Arc<ManagedIo>>,
+    /// Managed context without `UTP_ON_ACCEPT`: accepted sockets waiting for
+    /// `utp_managed_accept`.
+    pub accept_queue: VecDeque<*mut UtpSocket>,
+    /// Managed context being destroyed: no new connections.
+    pub closing: bool,
 }
 
 impl UtpContext {
@@ -88,6 +99,9 @@ impl UtpContext {
             stats: utp_context_stats::default(),
             last_now: 0,
             depth: 0,
+            managed: None,
+            accept_queue: VecDeque::new(),
+            closing: false,
         }
     }
 
@@ -97,6 +111,18 @@ impl UtpContext {
         let s = self.endpoint.stats();
         self.stats._nraw_recv = s.received_by_size;
         self.stats._nraw_send = s.sent_by_size;
+    }
+
+    /// Whether received data stays in the engine for `utp_managed_read` (a managed context
+    /// without `UTP_ON_READ`) instead of going to the callback.
+    pub fn pull_reads(&self) -> bool {
+        self.managed.is_some() && self.callbacks[UTP_ON_READ as usize].is_none()
+    }
+
+    /// Whether accepted connections queue for `utp_managed_accept` (a managed context without
+    /// `UTP_ON_ACCEPT`).
+    pub fn pull_accepts(&self) -> bool {
+        self.managed.is_some() && self.callbacks[UTP_ON_ACCEPT as usize].is_none()
     }
 
     /// A buffer from the pool.
@@ -125,6 +151,7 @@ impl UtpContext {
         self.graveyard.push_back(s);
         while self.graveyard.len() > GRAVEYARD {
             if let Some(old) = self.graveyard.pop_front() {
+                super::managed::forget_socket(old);
                 // SAFETY: graveyard entries came from Box::into_raw and are freed only here
                 // or in `free_all`.
                 drop(unsafe { Box::from_raw(old) });
@@ -143,6 +170,7 @@ impl UtpContext {
             .chain(self.graveyard.drain(..))
             .collect();
         for s in all {
+            super::managed::forget_socket(s);
             // SAFETY: each pointer came from Box::into_raw and appears in exactly one set.
             drop(unsafe { Box::from_raw(s) });
         }

@@ -199,7 +199,7 @@ impl UtpContext {
                         state: UTP_STATE_CONNECT,
                     }
                 }
-                Event::Readable if !closed => {
+                Event::Readable if !closed && !self.pull_reads() => {
                     self.reading = Some(h);
                     return self.next_step(now, outermost);
                 }
@@ -217,6 +217,8 @@ impl UtpContext {
                     }
                 }
                 Event::Error(e) => {
+                    // SAFETY: as above; the socket is live and no other borrow of it exists.
+                    unsafe { (*socket).error = Some(e) };
                     let code = match e {
                         crate::proto::ConnectionError::Refused => UTP_ECONNREFUSED,
                         crate::proto::ConnectionError::Reset => UTP_ECONNRESET,
@@ -281,14 +283,18 @@ pub unsafe fn dispatch(ctx: *mut UtpContext, now: Instant) {
                 flags,
                 socket,
             } => unsafe {
-                let addr = sockaddr::to_c(to);
-                let mut a = args(ctx, core::ptr::null_mut(), UTP_SENDTO);
-                a.buf = buf.as_ptr();
-                a.len = len;
-                a.flags = flags;
-                a.u1.address = addr.as_ptr();
-                a.u2.address_len = addr.len();
-                invoke(ctx, a);
+                if let Some(io) = (*ctx).managed.clone() {
+                    io.send(&buf[..len], to, flags & UTP_UDP_DONTFRAG as u32 != 0);
+                } else {
+                    let addr = sockaddr::to_c(to);
+                    let mut a = args(ctx, core::ptr::null_mut(), UTP_SENDTO);
+                    a.buf = buf.as_ptr();
+                    a.len = len;
+                    a.flags = flags;
+                    a.u1.address = addr.as_ptr();
+                    a.u2.address_len = addr.len();
+                    invoke(ctx, a);
+                }
                 if !socket.is_null() {
                     let mut o = args(ctx, socket, UTP_ON_OVERHEAD_STATISTICS);
                     o.u1.send = 1;
@@ -299,6 +305,11 @@ pub unsafe fn dispatch(ctx: *mut UtpContext, now: Instant) {
                 (*ctx).give_buffer(buf);
             },
             Step::Accept { socket, addr } => unsafe {
+                if (*ctx).pull_accepts() {
+                    // A managed context without UTP_ON_ACCEPT: utp_managed_accept takes it.
+                    (*ctx).accept_queue.push_back(socket);
+                    continue;
+                }
                 let c = sockaddr::to_c(addr);
                 let mut a = args(ctx, socket, UTP_ON_ACCEPT);
                 a.u1.address = c.as_ptr();

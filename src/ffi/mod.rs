@@ -17,6 +17,7 @@ pub mod boundary;
 pub mod context;
 pub mod dispatch;
 pub mod logging;
+pub mod managed;
 pub mod names;
 pub mod sockaddr;
 pub mod socket;

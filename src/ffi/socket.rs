@@ -8,7 +8,7 @@
 
 use super::context::UtpContext;
 use super::types::utp_socket_stats;
-use crate::proto::ConnectionHandle;
+use crate::proto::{ConnectionError, ConnectionHandle};
 use core::ffi::{c_int, c_void};
 use std::net::SocketAddr;
 
@@ -45,6 +45,8 @@ pub struct UtpSocket {
     pub udp_overhead: usize,
     /// Delay samples already reported through `UTP_ON_DELAY_SAMPLE`.
     pub delay_samples_seen: u64,
+    /// How the connection failed, once it has (for the managed API's return values).
+    pub error: Option<ConnectionError>,
 }
 
 impl UtpSocket {
@@ -64,6 +66,7 @@ impl UtpSocket {
             stats: utp_socket_stats::default(),
             udp_overhead: 0,
             delay_samples_seen: 0,
+            error: None,
         }
     }
 }

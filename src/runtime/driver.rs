@@ -186,28 +186,15 @@ impl State {
     }
 }
 
-/// Sends one datagram; a full socket buffer is waited out briefly (a local send failure is not
-/// network loss, so it is retried rather than left to retransmission). An error that reports
-/// an ICMP message about an earlier datagram (IP_RECVERR) leaves this one unsent: the error
-/// queue is drained into the engine and the send retried.
+/// Sends one datagram. An error that reports an ICMP message about an earlier datagram
+/// (IP_RECVERR) leaves this one unsent: the error queue is drained into the engine and the send
+/// retried.
 fn send(st: &mut State, socket: &UdpSocket, len: usize, to: SocketAddr, dont_fragment: bool) {
-    let mut icmp_retries = 0;
-    for attempt in 0..100 {
-        let data = &st.buf[..len];
-        let result = if dont_fragment {
-            socket.send_to_dont_fragment(data, to)
-        } else {
-            socket.send_to(data, to)
-        };
-        match result {
-            Ok(_) => return,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock && attempt < 99 => {
-                std::thread::sleep(Duration::from_micros(50));
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+    for icmp_retries in 0.. {
+        match socket.send_retrying(&st.buf[..len], to, dont_fragment) {
+            Ok(()) => return,
             Err(e) if icmp_retries < 2 && st.drain_errors(socket) > 0 => {
                 log::debug!("send to {to}: {e}; ICMP errors drained, retrying");
-                icmp_retries += 1;
             }
             Err(e) => {
                 log::debug!("send to {to} failed: {e}");

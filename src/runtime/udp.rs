@@ -59,6 +59,13 @@ use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use std::io;
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, RawFd};
+use std::time::Duration;
+
+/// Attempts of [`UdpSocket::send_retrying`] while the socket buffer is full (about 5 ms in all:
+/// the kernel drains a full 4 MiB buffer on loopback well within that).
+const SEND_RETRIES: u32 = 100;
+/// Pause between those attempts.
+const SEND_RETRY_PAUSE: Duration = Duration::from_micros(50);
 
 /// How to set up a runtime socket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -154,6 +161,35 @@ pub struct UdpSocket {
 }
 
 impl UdpSocket {
+    /// Sends one datagram (with the DF bit when `dont_fragment`), waiting out a full socket
+    /// buffer briefly: a local send failure is not network loss, so it is retried here rather
+    /// than left to retransmission. Other errors are returned (an `IP_RECVERR` error reports an
+    /// ICMP message about an earlier datagram: drain [`UdpSocket::recv_error`] and retry).
+    pub fn send_retrying(
+        &self,
+        data: &[u8],
+        to: SocketAddr,
+        dont_fragment: bool,
+    ) -> io::Result<()> {
+        let mut attempt = 0;
+        loop {
+            let result = if dont_fragment {
+                self.send_to_dont_fragment(data, to)
+            } else {
+                self.send_to(data, to)
+            };
+            match result {
+                Ok(_) => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock && attempt < SEND_RETRIES => {
+                    attempt += 1;
+                    std::thread::sleep(SEND_RETRY_PAUSE);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
     /// Binds to `addr` with `options`, with ICMP error reporting on and the plain path-MTU mode
     /// set (see the module documentation).
     pub fn bind(addr: SocketAddr, options: &UdpOptions) -> io::Result<Self> {

@@ -1,0 +1,181 @@
+//! The worker's side of a managed context: what it does each time it drives one.
+
+use super::{Managed, DRIVING};
+use crate::ffi::api_context::{
+    utp_check_timeouts, utp_issue_deferred_acks, utp_process_icmp_error,
+    utp_process_icmp_fragmentation, utp_process_udp,
+};
+use crate::ffi::sockaddr;
+use crate::runtime::clock;
+use crate::runtime::driver::SHUTDOWN_GRACE;
+use crate::runtime::pool::{Driven, Next};
+use crate::runtime::udp::IcmpKind;
+use std::cell::RefCell;
+use std::io;
+use std::os::fd::{AsRawFd, RawFd};
+use std::sync::atomic::Ordering;
+
+/// Datagrams read per pass before timers get their turn.
+const RECV_BATCH: usize = 256;
+/// Largest datagram received.
+const DATAGRAM: usize = 65_536;
+
+thread_local! {
+    /// The worker's receive buffer.
+    static RX: RefCell<Vec<u8>> = RefCell::new(vec![0; DATAGRAM]);
+}
+
+/// Marks the current thread as driving for the life of the value.
+struct Driving;
+
+impl Driving {
+    fn enter() -> Self {
+        DRIVING.with(|d| d.set(true));
+        Driving
+    }
+}
+
+impl Drop for Driving {
+    fn drop(&mut self) {
+        DRIVING.with(|d| d.set(false));
+    }
+}
+
+impl Managed {
+    /// Reads what the socket has and feeds it to the context.
+    fn receive(&self) {
+        let ctx = self.ctx();
+        RX.with(|rx| {
+            let mut rx = rx.borrow_mut();
+            for _ in 0..RECV_BATCH {
+                match self.io.socket.recv_from(&mut rx) {
+                    Ok((n, from)) => {
+                        let addr = sockaddr::to_c(from);
+                        // SAFETY: the context is live (it is freed only after its worker
+                        // stopped); `rx` holds `n` bytes; `addr` is a valid sockaddr.
+                        let utp = unsafe {
+                            utp_process_udp(ctx, rx.as_ptr(), n, addr.as_ptr(), addr.len())
+                        };
+                        if utp == 0 {
+                            self.not_utp(&rx[..n], &addr);
+                        }
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => {
+                        log::debug!("managed context: receive error: {e}");
+                        self.drain_errors();
+                    }
+                }
+            }
+        });
+        self.drain_errors();
+    }
+
+    /// Feeds the socket's queued ICMP errors to the context.
+    fn drain_errors(&self) {
+        let ctx = self.ctx();
+        let mut quoted = [0u8; 2048];
+        while let Ok(Some(e)) = self.io.socket.recv_error(&mut quoted) {
+            let original = &quoted[..e.len.min(quoted.len())];
+            let addr = sockaddr::to_c(e.destination);
+            // SAFETY: live context; `original` and `addr` are valid for the calls.
+            unsafe {
+                match e.kind {
+                    IcmpKind::Unreachable => {
+                        utp_process_icmp_error(
+                            ctx,
+                            original.as_ptr(),
+                            original.len(),
+                            addr.as_ptr(),
+                            addr.len(),
+                        );
+                    }
+                    IcmpKind::FragmentationNeeded { mtu } => {
+                        utp_process_icmp_fragmentation(
+                            ctx,
+                            original.as_ptr(),
+                            original.len(),
+                            addr.as_ptr(),
+                            addr.len(),
+                            mtu,
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    /// Hands a datagram that is not uTP to the application's handler, if it set one.
+    fn not_utp(&self, data: &[u8], from: &sockaddr::CSockAddr) {
+        let (handler, user) = *self.handler.lock();
+        if let Some(f) = handler {
+            // SAFETY: a handler the application registered, called with a valid buffer and
+            // address that outlive the call, and the user pointer it gave.
+            unsafe {
+                f(
+                    user as *mut _,
+                    data.as_ptr(),
+                    data.len(),
+                    from.as_ptr(),
+                    from.len(),
+                )
+            };
+        }
+    }
+
+    /// While closing: whether every connection has finished or the grace period is over.
+    fn close_finished(&self, now: u64) -> bool {
+        // SAFETY: live context, lock held, no other borrow.
+        let active = unsafe { (*self.ctx()).endpoint.active_connection_count() };
+        let started =
+            match self
+                .closing_since
+                .compare_exchange(0, now, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => now,
+                Err(t) => t,
+            };
+        active == 0 || now >= started + SHUTDOWN_GRACE.as_micros() as u64
+    }
+}
+
+impl Driven for Managed {
+    fn fd(&self) -> RawFd {
+        self.io.socket.as_raw_fd()
+    }
+
+    fn drive(&self, readable: bool) -> Next {
+        let _driving = Driving::enter();
+        let ctx = self.ctx();
+        let due = {
+            let _held = self.lock.lock();
+            if readable {
+                self.receive();
+                // SAFETY: live context, lock held.
+                unsafe { utp_issue_deferred_acks(ctx) };
+            }
+            // SAFETY: live context, lock held.
+            unsafe { utp_check_timeouts(ctx) };
+            let now = clock::monotonic_micros();
+            if self.closing.load(Ordering::Acquire) && self.close_finished(now) {
+                self.progress.lock().stopped = true;
+                self.changed.notify_all();
+                return Next::Finished;
+            }
+            // SAFETY: live context, lock held, no other borrow.
+            let (deadline, engine_now) =
+                unsafe { ((*ctx).endpoint.poll_timeout(), (*ctx).last_now) };
+            // Engine time is the context's clock (the application's clock callbacks, if any):
+            // convert the deadline to a delay from the engine's last reading.
+            let mut due = deadline.map(|d| now + d.as_micros().saturating_sub(engine_now));
+            if self.closing.load(Ordering::Acquire) {
+                let recheck = now + 100_000;
+                due = Some(due.map_or(recheck, |d| d.min(recheck)));
+            }
+            due
+        };
+        self.bump();
+        Next::Wait(due)
+    }
+}
