@@ -350,7 +350,7 @@ fn run(s: &Settings) -> io::Result<bool> {
     println!();
     if let (Some(a), Some(b)) = (drops0, drops1) {
         println!(
-            "host UDP RcvbufErrors during the window: +{} (keepalives lost to full buffers)",
+            "host UDP RcvbufErrors during the window: +{} (host-wide: other processes count too)",
             b.saturating_sub(a)
         );
     }
