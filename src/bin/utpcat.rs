@@ -19,6 +19,8 @@
 //! * A listener whose stdin is already at end of input still waits for its peer; it then sends
 //!   nothing and shuts its write side at once.
 //! * `--stats` prints transfer figures and the connection's counters to stderr at the end.
+//! * `--sockbuf BYTES` sets the UDP socket's `SO_RCVBUF` and `SO_SNDBUF` (default: the
+//!   runtime's, 4 MiB), so benchmarks can give every peer the same buffers.
 //! * Exit status: 0 after a clean transfer, 1 on an error, 2 on a usage error.
 
 use std::fs::File;
@@ -29,12 +31,15 @@ use std::process::ExitCode;
 use std::thread;
 use std::time::{Duration, Instant};
 use utp::proto::ConnectionStats;
-use utp::stream::{UtpSocket, UtpStream};
+use utp::runtime::udp::UdpOptions;
+use utp::stream::{SocketOptions, UtpSocket, UtpStream};
 
 /// Default chunk size for reading stdin (`-B`), as in `ucat`.
 const DEFAULT_STDIN_BUFFER: usize = 4096;
 /// Largest accepted `-B`.
 const MAX_STDIN_BUFFER: usize = 64 << 20;
+/// Largest accepted `--sockbuf` (`setsockopt` takes an `int`).
+const MAX_SOCKBUF: usize = i32::MAX as usize;
 /// Size of the buffer the main thread receives into.
 const RECV_BUFFER: usize = 64 << 10;
 
@@ -52,6 +57,8 @@ Options:
     -B <size>   Buffer size for stdin reads (default 4096)
     -n          Don't resolve host names (utpcat never does: give IP literals)
     --stats     Print transfer statistics to stderr at the end
+    --sockbuf <bytes>
+                SO_RCVBUF and SO_SNDBUF of the UDP socket (default 4194304)
 ";
 
 /// What the command line asks for.
@@ -69,6 +76,8 @@ struct Options {
     stdin_buffer: usize,
     /// Print statistics at the end (`--stats`).
     stats: bool,
+    /// `SO_RCVBUF`/`SO_SNDBUF` to ask for (`--sockbuf`); `None` keeps the runtime's default.
+    sockbuf: Option<usize>,
     /// Where to connect; `None` in listen mode.
     destination: Option<SocketAddr>,
 }
@@ -113,6 +122,7 @@ fn parse_args<I: IntoIterator<Item = String>>(args: I) -> Result<Command, String
     let mut source = None;
     let mut stdin_buffer = DEFAULT_STDIN_BUFFER;
     let mut stats = false;
+    let mut sockbuf = None;
     let mut operands = Vec::new();
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
@@ -121,9 +131,29 @@ fn parse_args<I: IntoIterator<Item = String>>(args: I) -> Result<Command, String
             break;
         }
         if let Some(long) = arg.strip_prefix("--") {
-            match long {
-                "stats" => stats = true,
-                "help" => return Ok(Command::Help),
+            let (name, attached) = match long.split_once('=') {
+                Some((name, value)) => (name, Some(value.to_owned())),
+                None => (long, None),
+            };
+            match name {
+                "stats" if attached.is_none() => stats = true,
+                "help" if attached.is_none() => return Ok(Command::Help),
+                "sockbuf" => {
+                    let value = match attached {
+                        Some(v) => v,
+                        None => args
+                            .next()
+                            .ok_or_else(|| "option --sockbuf needs a value".to_owned())?,
+                    };
+                    sockbuf = match value.parse::<usize>() {
+                        Ok(n) if (1..=MAX_SOCKBUF).contains(&n) => Some(n),
+                        _ => {
+                            return Err(format!(
+                                "invalid socket buffer size '{value}' (1 to {MAX_SOCKBUF})"
+                            ))
+                        }
+                    };
+                }
                 _ => return Err(format!("unknown option '{arg}'")),
             }
             continue;
@@ -200,6 +230,7 @@ fn parse_args<I: IntoIterator<Item = String>>(args: I) -> Result<Command, String
         source,
         stdin_buffer,
         stats,
+        sockbuf,
         destination,
     }))
 }
@@ -356,7 +387,16 @@ fn run(opts: &Options) -> io::Result<()> {
         });
     }
     let bind = bind_address(opts);
-    let socket = UtpSocket::bind(bind).map_err(|e| context(&format!("bind {bind}"), e))?;
+    let mut options = SocketOptions::default();
+    if let Some(n) = opts.sockbuf {
+        options.udp = UdpOptions {
+            recv_buffer: n,
+            send_buffer: n,
+            ..options.udp
+        };
+    }
+    let socket =
+        UtpSocket::bind_with(bind, options).map_err(|e| context(&format!("bind {bind}"), e))?;
     let local = socket.local_addr()?;
     debug(opts, 1, format_args!("bound to {local}"));
     let stream = match opts.destination {
@@ -470,6 +510,11 @@ mod tests {
         assert_eq!(o.debug, 2);
         assert_eq!(o.stdin_buffer, 100);
         assert!(o.stats && !o.listen);
+        assert_eq!(o.sockbuf, None);
+        let o = run_opts(&["--sockbuf", "65536", "127.0.0.1", "9000"]);
+        assert_eq!(o.sockbuf, Some(65536));
+        let o = run_opts(&["--sockbuf=1024", "127.0.0.1", "9000"]);
+        assert_eq!(o.sockbuf, Some(1024));
         assert_eq!(o.destination, Some("127.0.0.1:9000".parse().unwrap()));
         assert_eq!(bind_address(&o), "0.0.0.0:0".parse().unwrap());
         let o = run_opts(&["::1", "9000"]);
@@ -499,6 +544,10 @@ mod tests {
             &["-B", "0", "127.0.0.1", "1"],
             &["-x", "127.0.0.1", "1"],
             &["-p"],
+            &["--sockbuf", "0", "127.0.0.1", "1"],
+            &["--sockbuf=x", "127.0.0.1", "1"],
+            &["127.0.0.1", "1", "--sockbuf"],
+            &["--stats=1", "127.0.0.1", "1"],
         ] {
             assert!(parse(bad).is_err(), "{bad:?}");
         }
