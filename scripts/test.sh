@@ -48,22 +48,8 @@ grep -q '^test result: ok' target/scenarios.log
 step "managed runtime over loopback UDP (Rust stream API)"
 cargo test --locked --release --test stream --test stream_shutdown
 
-step "utpcat to utpcat over 127.0.0.1, 20 MiB, byte-exact"
-cargo build --locked --release --quiet --bin utpcat
-work=target/utpcat-check
-mkdir -p "$work"
-head -c $((20 << 20)) /dev/urandom > "$work/in"
-# Setup retried on another port if the chosen one is taken; the transfer itself is not retried.
-for attempt in 1 2 3 4 5; do
-    port=$((20000 + RANDOM % 20000))
-    timeout 60 target/release/utpcat -l -p "$port" < /dev/null > "$work/out" &
-    listener=$!
-    sleep 0.3
-    kill -0 "$listener" 2>/dev/null && break
-done
-timeout 60 target/release/utpcat --stats 127.0.0.1 "$port" < "$work/in"
-wait "$listener"
-cmp "$work/in" "$work/out" && echo "utpcat: 20 MiB byte-exact"
+step "utpcat against itself and libutp's ucat over 127.0.0.1, 50 MiB each way, byte-exact"
+bash scripts/interop-utpcat.sh 50
 
 step "C API interop: our libutp.so against the reference libutp, 50 MiB each way"
 cargo build --locked --release --quiet

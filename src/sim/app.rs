@@ -143,6 +143,11 @@ pub struct EndpointNode {
     pub log: Vec<(Instant, ConnectionHandle, Event)>,
     /// Keep the event log (off for benchmarks).
     pub keep_log: bool,
+    /// Cut the selective-ACK masks this node sends to at most this many bytes, to stand in for a
+    /// peer that reports less of its receive buffer: libutp sends 4 bytes (`send_ack` in
+    /// `utp_internal.cpp`), which cover the 32 packets after the first missing one. `None`
+    /// leaves them alone.
+    pub sack_limit: Option<usize>,
     read_buf: Vec<u8>,
     pending: Vec<ConnectionHandle>,
 }
@@ -157,6 +162,7 @@ impl EndpointNode {
             conns: BTreeMap::new(),
             log: Vec::new(),
             keep_log: true,
+            sack_limit: None,
             read_buf: vec![0; 64 * 1024],
             pending: Vec::new(),
         }
@@ -309,6 +315,28 @@ impl EndpointNode {
     }
 }
 
+/// Cuts the selective ACK of an ST_STATE whose only extension it is down to `limit` bytes (a
+/// multiple of 4, as BEP 29 requires); returns the datagram's new length. Anything else is left
+/// as it is.
+fn narrow_sack(datagram: &mut [u8], limit: usize) -> usize {
+    use crate::proto::packet::{EXT_NONE, EXT_SELECTIVE_ACK, HEADER_LEN};
+    /// Byte 0 of an ST_STATE: type 2 in the high nibble, version 1 in the low one (BEP 29).
+    const ST_STATE_V1: u8 = 0x21;
+    let limit = (limit / 4 * 4).clamp(4, 252);
+    let len = datagram.len();
+    let is_lone_sack = len > HEADER_LEN + 2
+        && datagram[0] == ST_STATE_V1
+        && datagram[1] == EXT_SELECTIVE_ACK
+        && datagram[HEADER_LEN] == EXT_NONE
+        && usize::from(datagram[HEADER_LEN + 1]) == len - HEADER_LEN - 2;
+    if !is_lone_sack || len - HEADER_LEN - 2 <= limit {
+        return len;
+    }
+    // `limit` is at most 252, so it fits the length byte.
+    datagram[HEADER_LEN + 1] = limit as u8;
+    HEADER_LEN + 2 + limit
+}
+
 impl Node for EndpointNode {
     fn handle_datagram(&mut self, now: Instant, from: SocketAddr, data: &[u8]) {
         if let DatagramEvent::Incoming(incoming) = self.endpoint.handle_datagram(now, from, data) {
@@ -332,7 +360,11 @@ impl Node for EndpointNode {
     }
 
     fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
-        self.endpoint.poll_transmit(now, buf)
+        let mut transmit = self.endpoint.poll_transmit(now, buf)?;
+        if let Some(limit) = self.sack_limit {
+            transmit.len = narrow_sack(&mut buf[..transmit.len], limit);
+        }
+        Some(transmit)
     }
 
     fn poll_timeout(&mut self) -> Option<Instant> {

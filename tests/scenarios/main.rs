@@ -8,6 +8,7 @@
 mod harness;
 
 mod handshake;
+mod overflow;
 mod scale;
 mod teardown;
 mod transfer;

@@ -3,14 +3,17 @@
 //! * [`delay`]: base delay history and current delay filter of one direction.
 //! * [`drift`]: clock drift estimate and the delay penalty libutp derives from it.
 //! * [`ledbat`]: the congestion window.
+//! * [`pacer`]: spreading the window's packets over the round trip.
 
 pub mod delay;
 pub mod drift;
 pub mod ledbat;
+pub mod pacer;
 
 pub use delay::DelayHistory;
 pub use drift::ClockDrift;
 pub use ledbat::{Ledbat, LedbatConfig};
+pub use pacer::Pacer;
 
 #[cfg(test)]
 mod tests;

@@ -12,6 +12,14 @@ use crate::proto::time::Instant;
 /// section 3.2).
 const DUP_ACK_THRESHOLD: u32 = 3;
 
+/// Bits in libutp's selective-ACK masks: it always sends 4 bytes.
+const LIBUTP_SACK_BITS: usize = 32;
+
+/// Bits at the end of a 4-byte selective-ACK mask that libutp never fills: it describes only the
+/// 30 packets after the first missing one (`send_ack` in libutp's `utp_internal.cpp` loops over
+/// `min(14 + 16, inbuf.size())` bits) and sends the last 2 bits clear, so they say nothing.
+const UNDESCRIBED_SACK_BITS: usize = 2;
+
 /// Packets from the acceptor kept while our SYN-ACK is still outstanding (they overtook it).
 const MAX_EARLY_PACKETS: usize = 8;
 
@@ -111,7 +119,7 @@ impl Connection {
             events.push_back((self.handle, Event::Connected));
             self.arm_keepalive(now);
             self.arm_idle(now);
-            self.process_ack(now, packet, events);
+            self.process_ack(now, packet, events, false);
             for (header, payload) in core::mem::take(&mut self.early) {
                 let early = Packet {
                     header,
@@ -133,6 +141,7 @@ impl Connection {
             self.arm_idle(now);
         }
         let was_closed = self.peer_window < self.packet_size;
+        let window_grew = header.window as usize > self.peer_window;
         self.peer_window = header.window as usize;
         if self.peer_window >= self.packet_size {
             self.timers.stop(Timer::Persist);
@@ -141,7 +150,7 @@ impl Connection {
                 self.window_reopened(now);
             }
         }
-        self.process_ack(now, packet, events);
+        self.process_ack(now, packet, events, window_grew);
 
         match header.packet_type {
             PacketType::Data | PacketType::Fin => self.process_data(now, packet, events),
@@ -149,17 +158,49 @@ impl Connection {
         }
     }
 
-    fn process_ack(&mut self, now: Instant, packet: &Packet<'_>, events: &mut EventQueue) {
+    /// Applies the acknowledgement information of `packet`. `window_grew`: its advertised
+    /// window is larger than the one before (a window update, not a sign of delivery).
+    fn process_ack(
+        &mut self,
+        now: Instant,
+        packet: &Packet<'_>,
+        events: &mut EventQueue,
+        window_grew: bool,
+    ) {
         let header = &packet.header;
         let flight_before = self.send.in_flight();
+        // A copy made by the network carries the same timestamp: only distinct ACKs count.
+        let distinct = header.timestamp != self.last_ack_timestamp;
         let mut acked = self.send.ack_cumulative(now, header.ack_nr);
+        let mut horizon_moved = false;
+        let mut reach = None;
         if let Some(sack) = packet.selective_ack {
             self.peer_sends_sack = true;
+            let bits = sack.bit_count();
+            // What this mask describes: the packets up to `ack_nr + 1 + bits`, less the bits
+            // libutp leaves clear at the end of its 4-byte masks. Beyond that the peer may hold
+            // packets it does not mention, which therefore cannot be judged lost. At most 2016
+            // bits (a 252-byte mask): the offset fits a sequence number.
+            let described = if bits == LIBUTP_SACK_BITS {
+                bits - UNDESCRIBED_SACK_BITS
+            } else {
+                bits
+            };
+            let beyond = header.ack_nr.add(2 + described as u16);
+            reach = Some(beyond);
             acked.merge(
                 self.send
-                    .ack_selective(now, header.ack_nr, sack.bit_count(), |i| sack.is_set(i)),
+                    .ack_selective(now, header.ack_nr, bits, |i| sack.is_set(i)),
             );
+            // A selective ACK is only sent while the peer holds packets out of order; with no
+            // bit set, what it holds lies beyond the mask. Losses ahead of it can then be found
+            // by RACK instead of waiting for a timeout (the mask of libutp covers only 30
+            // packets, fewer than one burst loss may take).
+            if sack.iter_set().next().is_none() {
+                horizon_moved = self.send.note_delivered_from(beyond);
+            }
         }
+        self.send.set_reach(reach);
         if acked.reordered {
             self.reordering_seen = true;
         }
@@ -189,7 +230,7 @@ impl Connection {
             && packet.payload.is_empty()
             && !self.send.is_empty()
             && header.ack_nr == self.send.base().prev()
-            && header.timestamp != self.last_ack_timestamp
+            && distinct
             && !self.peer_sends_sack
         {
             // Only for peers that never send selective ACKs (RACK covers the others, and
@@ -200,8 +241,7 @@ impl Connection {
                 && packet.selective_ack.is_none()
                 && self.send.mark_front_lost()
             {
-                self.cc
-                    .on_loss(now, self.rtt.srtt().unwrap_or(self.config.initial_rto));
+                self.on_congestion_loss(now);
             }
         }
         self.last_ack_timestamp = header.timestamp;
@@ -215,7 +255,31 @@ impl Connection {
         if acked.bytes > 0 {
             self.cc.on_ack(now, acked.bytes, flight_before, acked.rtt);
         }
-        if acked.bytes > 0 {
+        if packet.selective_ack.is_none() {
+            // The peer holds nothing out of order: all it received is acknowledged.
+            self.undescribed = 0;
+        } else if acked.bytes > 0 {
+            // Some of what was undescribed may be what got acknowledged now.
+            self.undescribed = self.undescribed.saturating_sub(acked.bytes);
+        } else if !horizon_moved
+            && header.packet_type == PacketType::State
+            && packet.payload.is_empty()
+            && distinct
+            && !window_grew
+        {
+            // An ACK with nothing new in it while the peer holds packets out of order: it
+            // received a packet its selective ACK does not reach, which has left the network.
+            // One more packet may go in its place (RFC 5681 section 3.2 step 4 inflates the
+            // window by one segment per duplicate ACK for the same reason).
+            self.undescribed = (self.undescribed + self.packet_size).min(self.config.send_buffer);
+        }
+        if self
+            .recovery_end
+            .is_some_and(|end| !self.send.base().precedes(end))
+        {
+            self.recovery_end = None;
+        }
+        if acked.bytes > 0 || horizon_moved {
             self.detect_losses(now);
         }
         if acked.fin_acked {

@@ -16,7 +16,8 @@ mod timer;
 pub use timer::{Timer, TimerTable};
 
 use crate::proto::config::Config;
-use crate::proto::congestion::{Ledbat, LedbatConfig};
+use crate::proto::congestion::pacer::DEFAULT_BURST;
+use crate::proto::congestion::{Ledbat, LedbatConfig, Pacer};
 use crate::proto::endpoint::ConnectionHandle;
 use crate::proto::error::{ConnectionError, StreamError};
 use crate::proto::event::Event;
@@ -63,6 +64,7 @@ pub struct Connection {
     recv: RecvBuffer,
     rtt: RttEstimator,
     cc: Ledbat,
+    pacer: Pacer,
     peer_window: usize,
     timers: TimerTable,
 
@@ -83,6 +85,14 @@ pub struct Connection {
     /// The peer has sent a selective ACK: loss detection relies on RACK alone.
     peer_sends_sack: bool,
     consecutive_timeouts: u32,
+    /// The loss episode under way: the window was cut for a loss among packets sent before
+    /// this sequence number, and further losses among them are part of the same congestion
+    /// event (RFC 6675 section 5 "RecoveryPoint"; RFC 5681 section 3.2 cuts once per window).
+    recovery_end: Option<SeqNr>,
+    /// Estimated bytes the peer received beyond the reach of its selective ACKs: one packet per
+    /// ACK that reported nothing new while the peer held packets out of order. They count as in
+    /// flight until acknowledged, so the window is widened by them (see `process_ack`).
+    undescribed: usize,
     /// Packets that overtook the SYN-ACK, replayed once connected.
     early: Vec<(Header, Vec<u8>)>,
     /// A packet arrived from the peer since the last retransmission timeout.
@@ -159,6 +169,7 @@ impl Connection {
             rtt: RttEstimator::new(config.initial_rto, config.min_rto, config.max_rto),
             // The window counts whole datagrams, headers included (as libutp).
             cc: Ledbat::new(cc_config, packet_size),
+            pacer: Pacer::new(DEFAULT_BURST),
             // Until the peer tells us, assume it can take a full send buffer (libutp assumes
             // 255 packets' worth).
             peer_window: config.send_buffer,
@@ -177,6 +188,8 @@ impl Connection {
             last_ack_timestamp: WireTime::default(),
             peer_sends_sack: false,
             consecutive_timeouts: 0,
+            recovery_end: None,
+            undescribed: 0,
             early: Vec::new(),
             heard_since_timeout: false,
             reordering_seen: false,
@@ -565,6 +578,8 @@ impl Connection {
                     }
                 }
                 Timer::Linger => self.finished = true,
+                // Nothing to do: the endpoint polls the connection for transmits after this.
+                Timer::Pace => {}
                 Timer::Loss => self.detect_losses(now),
                 Timer::Idle => {
                     if self.state == State::Connected {
@@ -593,12 +608,26 @@ impl Connection {
         };
         let (lost, next) = self.send.detect_losses(now, rtt, self.reo_wnd());
         if lost > 0 {
-            self.cc.on_loss(now, self.rtt.srtt().unwrap_or(rtt));
+            self.on_congestion_loss(now);
         }
         match next {
             Some(at) => self.timers.set(Timer::Loss, at),
             None => self.timers.stop(Timer::Loss),
         }
+    }
+
+    /// Packets were judged lost: the window is cut once per loss episode, which lasts until
+    /// everything sent before the cut is acknowledged.
+    pub(crate) fn on_congestion_loss(&mut self, now: Instant) {
+        if self
+            .recovery_end
+            .is_some_and(|end| self.send.base().precedes(end))
+        {
+            return;
+        }
+        self.recovery_end = Some(self.send.next_seq());
+        let srtt = self.rtt.srtt().unwrap_or(self.config.initial_rto);
+        self.cc.on_loss(now, srtt);
     }
 
     fn on_retransmit_timeout(&mut self, now: Instant, events: &mut EventQueue) {
@@ -633,6 +662,8 @@ impl Connection {
         );
         self.rtt.backoff();
         self.cc.on_timeout(now);
+        self.recovery_end = Some(self.send.next_seq());
+        self.undescribed = 0;
         self.send.mark_all_lost();
         self.dup_acks = 0;
         self.timers.set(Timer::Retransmit, now + self.rtt.rto());

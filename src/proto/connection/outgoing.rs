@@ -2,6 +2,7 @@
 //! fields; Nagle per RFC 896; windows per RFC 6817 and the peer's advertised window).
 
 use super::{payload_size, Connection, State, Timer};
+use crate::proto::congestion::pacer::{Pacer, AVOIDANCE_GAIN, SLOW_START_GAIN};
 use crate::proto::packet::{encode_prefix, Extensions, Header, PacketType, HEADER_LEN};
 use crate::proto::reliability::send_queue::Kind;
 use crate::proto::seq::SeqNr;
@@ -74,18 +75,46 @@ impl Connection {
         None
     }
 
+    /// The congestion window, widened by the packets that left the network without being
+    /// acknowledged yet.
+    fn congestion_window(&self) -> usize {
+        self.cc.window() + self.undescribed
+    }
+
     /// The usable send window: the congestion window and the peer's advertised window.
     fn send_window(&self) -> usize {
-        self.cc.window().min(self.peer_window)
+        self.congestion_window().min(self.peer_window)
+    }
+
+    /// Whether the pacer lets a packet of `size` bytes go now; if not, the pacing timer is
+    /// armed for when it will.
+    fn pacing_allows(&mut self, now: Instant, size: usize) -> bool {
+        let gain = if self.cc.in_slow_start() {
+            SLOW_START_GAIN
+        } else {
+            AVOIDANCE_GAIN
+        };
+        let rate = Pacer::rate(self.congestion_window(), self.rtt.srtt(), gain);
+        match self.pacer.next_send(now, size, rate) {
+            None => true,
+            Some(at) => {
+                self.timers.set(Timer::Pace, at);
+                false
+            }
+        }
     }
 
     fn retransmit_lost(&mut self, now: Instant, buf: &mut [u8]) -> Option<Written> {
         let seq = self.send.first_lost()?;
         let size = self.send.get(seq)?.size();
         let in_flight = self.send.in_flight();
-        if in_flight > 0 && in_flight + size > self.cc.window() {
+        if in_flight > 0 && in_flight + size > self.congestion_window() {
             return None;
         }
+        if !self.pacing_allows(now, size) {
+            return None;
+        }
+        self.pacer.on_sent(now, size);
         self.send.retransmit(now, seq)?;
         self.stats.retransmits += 1;
         // Judged lost by RACK or duplicate ACKs, not resent after a timeout.
@@ -133,6 +162,10 @@ impl Connection {
             }
             return None;
         }
+        if !self.pacing_allows(now, len + HEADER_LEN) {
+            return None;
+        }
+        self.pacer.on_sent(now, len + HEADER_LEN);
         self.probe_due = false;
         let mut payload = self.send.take_buffer();
         let (a, b) = self.unsent.as_slices();

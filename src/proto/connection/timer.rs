@@ -19,9 +19,11 @@ pub enum Timer {
     Loss = 5,
     /// Nothing heard from the peer for `Config::idle_timeout`.
     Idle = 6,
+    /// The pacer lets the next packet go (see [`crate::proto::congestion::Pacer`]).
+    Pace = 7,
 }
 
-const COUNT: usize = 7;
+const COUNT: usize = 8;
 const ALL: [Timer; COUNT] = [
     Timer::Retransmit,
     Timer::Ack,
@@ -30,6 +32,7 @@ const ALL: [Timer; COUNT] = [
     Timer::Linger,
     Timer::Loss,
     Timer::Idle,
+    Timer::Pace,
 ];
 
 /// Deadlines of every timer of a connection.

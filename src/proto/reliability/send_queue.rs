@@ -47,6 +47,8 @@ pub struct SentPacket {
     pub last_sent: Instant,
     /// Serial number of its last transmission.
     pub tx_order: u64,
+    /// Serial number of its first transmission.
+    pub first_tx_order: u64,
     /// The peer reported it in a selective ACK.
     pub sacked: bool,
     /// Judged lost and waiting to be resent.
@@ -129,6 +131,9 @@ pub struct SendQueue {
     lost_hint: usize,
     tx_counter: u64,
     delivered_max_tx: u64,
+    /// Packets from this sequence number on lie beyond what the peer's selective ACKs describe:
+    /// whether they arrived is unknown, so loss detection leaves them alone.
+    reach: Option<SeqNr>,
     pool: BufferPool,
 }
 
@@ -145,6 +150,7 @@ impl SendQueue {
             lost_hint: 0,
             tx_counter: 0,
             delivered_max_tx: 0,
+            reach: None,
             pool: BufferPool::new(payload_capacity),
         }
     }
@@ -204,6 +210,7 @@ impl SendQueue {
             transmissions: 1,
             last_sent: now,
             tx_order: self.tx_counter,
+            first_tx_order: self.tx_counter,
             sacked: false,
             lost: false,
         };
@@ -346,6 +353,32 @@ impl SendQueue {
         out
     }
 
+    /// Sets how far the peer's latest selective ACK described its receive buffer: packets from
+    /// `reach` on are not judged lost (`None`: the peer described everything it holds).
+    pub fn set_reach(&mut self, reach: Option<SeqNr>) {
+        self.reach = reach;
+    }
+
+    /// The peer holds some packet at or after `seq` without saying which (it lies beyond what
+    /// its selective ACK describes). Every transmission of such a packet came after the first
+    /// transmission of `seq` (first transmissions go out in sequence order, retransmissions
+    /// later still), so for loss detection a packet sent that early has been delivered. Returns
+    /// whether that moved the delivery horizon.
+    pub fn note_delivered_from(&mut self, seq: SeqNr) -> bool {
+        if !seq.precedes(self.next_seq) || seq.precedes(self.base) {
+            return false;
+        }
+        let idx = usize::from(seq.distance_from(self.base));
+        let Some(p) = self.packets.get(idx) else {
+            return false;
+        };
+        if p.first_tx_order > self.delivered_max_tx {
+            self.delivered_max_tx = p.first_tx_order;
+            return true;
+        }
+        false
+    }
+
     fn note_delivered(&mut self, now: Instant, p: Delivered, out: &mut AckOutcome) {
         let since_sent = now.saturating_duration_since(p.last_sent);
         if p.transmissions == 1 {
@@ -373,6 +406,10 @@ impl SendQueue {
         let mut next = None;
         let mut first_marked = None;
         for (i, p) in self.packets.iter_mut().enumerate() {
+            if self.reach.is_some_and(|r| !p.seq.precedes(r)) {
+                // Beyond what the peer describes, in sequence order: so is everything after.
+                break;
+            }
             if p.tx_order >= self.delivered_max_tx {
                 if p.transmissions == 1 {
                     // First transmissions are in sequence order: nothing later qualifies, and
@@ -457,6 +494,23 @@ mod tests {
         assert_eq!(q.in_flight(), 240);
         assert!(q.ack_is_plausible(SeqNr(14)));
         assert!(!q.ack_is_plausible(SeqNr(15)));
+    }
+
+    #[test]
+    fn delivery_beyond_the_mask_lets_rack_mark_what_was_sent_before() {
+        let mut q = queue_with(40);
+        // Nothing acknowledged, but the peer holds something from seq 42 on (packet 32, sent at
+        // 32 ms): with a 5 ms RTT everything sent before it and 5 ms ago is lost at 40 ms.
+        assert!(q.note_delivered_from(SeqNr(42)));
+        assert!(
+            !q.note_delivered_from(SeqNr(30)),
+            "an earlier horizon changes nothing"
+        );
+        assert!(!q.note_delivered_from(SeqNr(60)), "never sent");
+        let (lost, next) = q.detect_losses(t(40), Duration::from_millis(5), Duration::ZERO);
+        assert_eq!(lost, 32);
+        assert_eq!(next, None);
+        assert_eq!(q.first_lost(), Some(SeqNr(10)));
     }
 
     #[test]
