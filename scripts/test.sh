@@ -46,7 +46,7 @@ cargo test --locked --features sim --test scenarios -- --nocapture 2>&1 | tee ta
 grep -q '^test result: ok' target/scenarios.log
 
 step "managed runtime over loopback UDP (Rust stream API)"
-cargo test --locked --release --test stream --test stream_shutdown
+cargo test --locked --release --test stream --test stream_shutdown --test stream_peer_killed
 
 step "utpcat against itself and libutp's ucat over 127.0.0.1, 50 MiB each way, byte-exact"
 bash scripts/interop-utpcat.sh 50
@@ -78,6 +78,9 @@ if grep -q "Defects:" target/ctest-memcheck.log; then
     echo "valgrind found defects (target/ctest-memcheck.log)"; exit 1
 fi
 unset CARGO_TARGET_DIR
+
+step "managed C API under ThreadSanitizer (library and test instrumented)"
+bash scripts/tsan-managed.sh
 
 step "C library: CMake build and install, find_package and pkg-config consumers"
 CARGO_TARGET_DIR="$PWD/target" bash scripts/test-consumers.sh

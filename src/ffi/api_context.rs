@@ -36,7 +36,15 @@ pub extern "C" fn utp_init(version: c_int) -> *mut UtpContext {
             return core::ptr::null_mut();
         }
         super::logging::install();
-        let Ok(endpoint) = Endpoint::new(Config::default(), os_seed()) else {
+        // In-order data is acknowledged by `utp_issue_deferred_acks` (which libutp applications
+        // call after draining their socket) or the delayed-ACK timer, never from inside
+        // `utp_process_udp`, as libutp does: one ACK per received batch instead of one per two
+        // packets. Out-of-order data, duplicates and FINs are still acknowledged at once.
+        let config = Config {
+            ack_every: u16::MAX,
+            ..Config::default()
+        };
+        let Ok(endpoint) = Endpoint::new(config, os_seed()) else {
             return core::ptr::null_mut();
         };
         Box::into_raw(Box::new(UtpContext::new(endpoint)))
