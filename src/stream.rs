@@ -39,6 +39,11 @@ use std::net::{Shutdown, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// Connections one managed socket holds by default. The engine's default is libutp's 3000,
+/// which a busy torrent client or tracker-less swarm outgrows on one port; an idle connection
+/// costs a few KiB and no CPU between keepalives (README: idle cost).
+const DEFAULT_MAX_CONNECTIONS: usize = 65_536;
+
 /// Connections waiting for `accept` before further SYNs are refused.
 const DEFAULT_BACKLOG: usize = 1024;
 
@@ -60,7 +65,10 @@ impl Default for SocketOptions {
         // The window must not outgrow what the socket buffers absorb (shared/peers.md): 4 MiB
         // socket buffers for a 1 MiB window.
         SocketOptions {
-            config: Config::default(),
+            config: Config {
+                max_connections: DEFAULT_MAX_CONNECTIONS,
+                ..Config::default()
+            },
             udp: UdpOptions::default(),
             backlog: DEFAULT_BACKLOG,
             runtime: None,
