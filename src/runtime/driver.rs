@@ -11,6 +11,7 @@
 use super::clock;
 use super::udp::{IcmpKind, UdpSocket};
 use super::wake::{wait, Waker};
+use super::wakers::Wakers;
 use crate::proto::{ConnectionError, ConnectionHandle, DatagramEvent, Endpoint, Event};
 use parking_lot::{Condvar, Mutex};
 use std::collections::{HashMap, VecDeque};
@@ -62,6 +63,8 @@ pub struct State {
     pub non_utp: Option<NonUtpHandler>,
     /// A local send failure left a datagram unsent; counted for diagnostics.
     pub send_failures: u64,
+    /// Tasks of the async API waiting for events (what `Shared::changed` is to threads).
+    pub wakers: Wakers,
     buf: Vec<u8>,
 }
 
@@ -89,6 +92,7 @@ impl State {
             stopped: false,
             non_utp: None,
             send_failures: 0,
+            wakers: Wakers::default(),
             buf: vec![0; DATAGRAM],
         }
     }
@@ -103,6 +107,7 @@ impl State {
         let mut changed = false;
         while let Some((h, event)) = self.endpoint.poll_event() {
             changed = true;
+            self.wakers.on_event(h, event);
             let Some(c) = self.conns.get_mut(&h) else {
                 continue;
             };
@@ -167,6 +172,7 @@ impl State {
                 if let Ok(h) = self.endpoint.accept(now, incoming) {
                     self.conns.insert(h, ConnState::default());
                     self.accept_queue.push_back((h, from));
+                    self.wakers.wake_acceptors();
                 }
             }
             DatagramEvent::NotUtp => {
@@ -226,6 +232,7 @@ pub fn run(shared: &Shared) {
                 let done = st.endpoint.active_connection_count() == 0;
                 if done || Duration::from_micros(now) >= started + SHUTDOWN_GRACE {
                     st.stopped = true;
+                    st.wakers.wake_all();
                     shared.changed.notify_all();
                     return;
                 }

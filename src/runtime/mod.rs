@@ -5,3 +5,4 @@ pub mod clock;
 pub mod driver;
 pub mod udp;
 pub mod wake;
+pub mod wakers;
