@@ -24,10 +24,10 @@ step "the engine reads no clock and touches no socket or thread"
 bash scripts/check-proto-purity.sh
 
 step "clippy"
-cargo clippy --locked --all-targets --features sim -- -D warnings
+cargo clippy --locked --all-targets --features sim,async -- -D warnings
 
 step "docs"
-RUSTDOCFLAGS=-Dwarnings cargo doc --locked --no-deps --features sim --quiet
+RUSTDOCFLAGS=-Dwarnings cargo doc --locked --no-deps --features sim,async --quiet
 
 step "unit tests"
 cargo test --locked --features sim --lib
@@ -47,6 +47,9 @@ grep -q '^test result: ok' target/scenarios.log
 
 step "managed runtime over loopback UDP (Rust stream API)"
 cargo test --locked --release --test stream --test stream_shutdown --test stream_peer_killed
+
+step "async streams (feature async) over loopback UDP, on tokio"
+cargo test --locked --features async --test async_stream
 
 step "utpcat against itself and libutp's ucat over 127.0.0.1, 50 MiB each way, byte-exact"
 bash scripts/interop-utpcat.sh 50

@@ -17,6 +17,8 @@ pub mod ffi;
 pub mod proto;
 pub mod runtime;
 pub mod stream;
+#[cfg(feature = "async")]
+pub mod stream_async;
 
 #[cfg(any(test, feature = "sim"))]
 pub mod sim;

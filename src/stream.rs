@@ -85,7 +85,7 @@ fn map_connection(e: ConnectionError) -> io::Error {
     io::Error::new(kind, e)
 }
 
-fn not_connected() -> io::Error {
+pub(crate) fn not_connected() -> io::Error {
     io::Error::new(io::ErrorKind::NotConnected, "uTP socket closed")
 }
 
@@ -141,6 +141,23 @@ impl UtpSocket {
     /// Connects to `addr`, blocking until the handshake completes or fails (refused, or timed
     /// out after the SYN budget, about 31 s).
     pub fn connect(&self, addr: SocketAddr) -> io::Result<UtpStream> {
+        let stream = self.start_connect(addr)?;
+        let mut st = self.shared.state.lock();
+        loop {
+            match connect_outcome(&st, stream.inner.handle) {
+                Some(result) => {
+                    drop(st);
+                    // On failure, dropping the stream releases the connection.
+                    return result.map(|()| stream);
+                }
+                None => self.shared.changed.wait(&mut st),
+            }
+        }
+    }
+
+    /// Sends a SYN to `addr`. The stream is usable once [`connect_outcome`] says so; dropping
+    /// it before then abandons the connection.
+    pub(crate) fn start_connect(&self, addr: SocketAddr) -> io::Result<UtpStream> {
         let mut st = self.shared.state.lock();
         if st.closing {
             return Err(not_connected());
@@ -151,41 +168,36 @@ impl UtpSocket {
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
         st.conns.insert(h, ConnState::default());
         pump(&self.shared, &mut st);
-        let failure = loop {
-            let c = st.conns.get(&h).copied().unwrap_or_default();
-            if let Some(e) = c.error {
-                break map_connection(e);
-            }
-            if c.connected {
-                drop(st);
-                return Ok(UtpStream::new(self.shared.clone(), h, addr, self.local));
-            }
-            if st.stopped || st.closing {
-                break not_connected();
-            }
-            self.shared.changed.wait(&mut st);
-        };
-        // Nobody will hold this connection: release it.
-        st.release(h);
-        pump(&self.shared, &mut st);
-        Err(failure)
+        Ok(UtpStream::new(self.shared.clone(), h, addr, self.local))
     }
 
     /// Waits for an incoming connection.
     pub fn accept(&self) -> io::Result<(UtpStream, SocketAddr)> {
         let mut st = self.shared.state.lock();
         loop {
-            if let Some((h, addr)) = st.accept_queue.pop_front() {
-                return Ok((
-                    UtpStream::new(self.shared.clone(), h, addr, self.local),
-                    addr,
-                ));
+            match self.try_accept(&mut st) {
+                Some(result) => return result,
+                None => self.shared.changed.wait(&mut st),
             }
-            if st.stopped || st.closing {
-                return Err(not_connected());
-            }
-            self.shared.changed.wait(&mut st);
         }
+    }
+
+    /// Takes a connection from the accept queue; `None` when there is none yet.
+    pub(crate) fn try_accept(&self, st: &mut State) -> Option<io::Result<(UtpStream, SocketAddr)>> {
+        if let Some((h, addr)) = st.accept_queue.pop_front() {
+            let stream = UtpStream::new(self.shared.clone(), h, addr, self.local);
+            return Some(Ok((stream, addr)));
+        }
+        if st.stopped || st.closing {
+            return Some(Err(not_connected()));
+        }
+        None
+    }
+
+    /// What the socket's threads and tasks share with its driver.
+    #[cfg(feature = "async")]
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
     }
 
     /// An endless iterator of [`UtpSocket::accept`] results.
@@ -225,6 +237,7 @@ impl Drop for UtpSocket {
                 let _ = st.endpoint.close(now, h);
             }
             pump(&self.shared, &mut st);
+            st.wakers.wake_all();
             self.shared.changed.notify_all();
             // Wait for the worker to let the FINs out and forget the socket (it cannot, if
             // this thread is that worker).
@@ -249,8 +262,23 @@ impl Iterator for Incoming<'_> {
     }
 }
 
+/// The outcome of the handshake of outgoing connection `h`; `None` while it is in progress.
+pub(crate) fn connect_outcome(st: &State, h: ConnectionHandle) -> Option<io::Result<()>> {
+    let c = st.conns.get(&h).copied().unwrap_or_default();
+    if let Some(e) = c.error {
+        return Some(Err(map_connection(e)));
+    }
+    if c.connected {
+        return Some(Ok(()));
+    }
+    if st.stopped || st.closing {
+        return Some(Err(not_connected()));
+    }
+    None
+}
+
 /// Sends what the engine produced and wakes waiters and the driver.
-fn pump(shared: &Shared, st: &mut MutexGuard<'_, State>) {
+pub(crate) fn pump(shared: &Shared, st: &mut MutexGuard<'_, State>) {
     if st.pump(&shared.socket) {
         shared.changed.notify_all();
     }
@@ -297,6 +325,12 @@ impl UtpStream {
                 write_timeout: Mutex::new(None),
             }),
         }
+    }
+
+    /// The socket's shared state and this connection's handle in it.
+    #[cfg(feature = "async")]
+    pub(crate) fn parts(&self) -> (&Arc<Shared>, ConnectionHandle) {
+        (&self.inner.shared, self.inner.handle)
     }
 
     /// The peer's address.
@@ -384,7 +418,7 @@ fn check_timeout(timeout: Option<Duration>) -> io::Result<()> {
 }
 
 /// Maps an engine error on connection `h` to `io::Error`.
-fn stream_error(e: StreamError, st: &State, h: ConnectionHandle) -> io::Error {
+pub(crate) fn stream_error(e: StreamError, st: &State, h: ConnectionHandle) -> io::Error {
     match e {
         StreamError::Connection(c) => map_connection(c),
         StreamError::WriteClosed => {

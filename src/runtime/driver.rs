@@ -12,6 +12,7 @@ use super::clock;
 use super::pool::{Driven, Next};
 use super::udp::{IcmpKind, UdpSocket};
 use super::wake::Waker;
+use super::wakers::Wakers;
 use crate::proto::{ConnectionError, ConnectionHandle, DatagramEvent, Endpoint, Event};
 use parking_lot::{Condvar, Mutex};
 use std::collections::{HashMap, VecDeque};
@@ -66,6 +67,8 @@ pub struct State {
     pub non_utp: Option<NonUtpHandler>,
     /// A local send failure left a datagram unsent; counted for diagnostics.
     pub send_failures: u64,
+    /// Tasks of the async API waiting for events (what `Shared::changed` is to threads).
+    pub wakers: Wakers,
     buf: Vec<u8>,
     rx: Vec<u8>,
 }
@@ -95,6 +98,7 @@ impl State {
             stopped: false,
             non_utp: None,
             send_failures: 0,
+            wakers: Wakers::default(),
             buf: vec![0; DATAGRAM],
             rx: vec![0; DATAGRAM],
         }
@@ -110,6 +114,7 @@ impl State {
         let mut changed = false;
         while let Some((h, event)) = self.endpoint.poll_event() {
             changed = true;
+            self.wakers.on_event(h, event);
             let Some(c) = self.conns.get_mut(&h) else {
                 continue;
             };
@@ -174,6 +179,7 @@ impl State {
                 if let Ok(h) = self.endpoint.accept(now, incoming) {
                     self.conns.insert(h, ConnState::default());
                     self.accept_queue.push_back((h, from));
+                    self.wakers.wake_acceptors();
                 }
             }
             DatagramEvent::NotUtp => {
@@ -244,6 +250,7 @@ impl Driven for Shared {
             let done = st.endpoint.active_connection_count() == 0;
             if done || now >= started + SHUTDOWN_GRACE.as_micros() as u64 {
                 st.stopped = true;
+                st.wakers.wake_all();
                 self.changed.notify_all();
                 return Next::Finished;
             }

@@ -11,3 +11,4 @@ pub mod driver;
 pub mod pool;
 pub mod udp;
 pub mod wake;
+pub mod wakers;
