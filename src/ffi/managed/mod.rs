@@ -193,7 +193,7 @@ pub fn forget_socket(s: *mut UtpSocket) {
     }
 }
 
-/// Runs `body` with the lock of `m` (if any) held, then notifies as [`Managed::after_call`].
+/// Runs `body` with the lock of `m` (if any) held, then wakes blocked helpers and the worker.
 pub fn locked<T>(m: Option<Arc<Managed>>, body: impl FnOnce() -> T) -> T {
     match m {
         None => body(),
