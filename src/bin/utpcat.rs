@@ -21,13 +21,17 @@
 //! * `--stats` prints transfer figures and the connection's counters to stderr at the end.
 //! * `--sockbuf BYTES` sets the UDP socket's `SO_RCVBUF` and `SO_SNDBUF` (default: the
 //!   runtime's, 4 MiB), so benchmarks can give every peer the same buffers.
+//! * When stderr is a terminal, a progress line (bytes and rates each way) is kept up to date
+//!   on it once a transfer has run for a second, and finished with a newline at the end.
 //! * Exit status: 0 after a clean transfer, 1 on an error, 2 on a usage error.
 
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{self, IsTerminal, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr};
 use std::os::fd::AsFd;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 use utp::proto::ConnectionStats;
@@ -296,7 +300,7 @@ fn raw_file(fd: std::os::fd::BorrowedFd<'_>) -> io::Result<File> {
 
 /// Copies stdin to the stream in chunks of `chunk` bytes, then shuts the stream's write side.
 /// Returns the number of bytes sent.
-fn send_stdin(stream: &UtpStream, chunk: usize) -> io::Result<u64> {
+fn send_stdin(stream: &UtpStream, chunk: usize, progress: &AtomicU64) -> io::Result<u64> {
     let mut input = raw_file(io::stdin().as_fd()).map_err(|e| context("stdin", e))?;
     let mut buf = vec![0; chunk];
     let mut total = 0u64;
@@ -310,6 +314,7 @@ fn send_stdin(stream: &UtpStream, chunk: usize) -> io::Result<u64> {
         let mut out = stream;
         out.write_all(&buf[..n]).map_err(|e| context("send", e))?;
         total += n as u64;
+        progress.store(total, Ordering::Relaxed);
     }
     stream
         .shutdown(Shutdown::Write)
@@ -318,7 +323,7 @@ fn send_stdin(stream: &UtpStream, chunk: usize) -> io::Result<u64> {
 }
 
 /// Copies the stream to stdout until the peer's end of stream. Returns the bytes received.
-fn receive_stdout(stream: &UtpStream) -> io::Result<u64> {
+fn receive_stdout(stream: &UtpStream, progress: &AtomicU64) -> io::Result<u64> {
     let mut output = raw_file(io::stdout().as_fd()).map_err(|e| context("stdout", e))?;
     let mut buf = vec![0; RECV_BUFFER];
     let mut total = 0u64;
@@ -334,6 +339,49 @@ fn receive_stdout(stream: &UtpStream) -> io::Result<u64> {
             .write_all(&buf[..n])
             .map_err(|e| context("stdout", e))?;
         total += n as u64;
+        progress.store(total, Ordering::Relaxed);
+    }
+}
+
+/// Bytes moved each way, shared with the progress line.
+#[derive(Default)]
+struct Counters {
+    sent: AtomicU64,
+    received: AtomicU64,
+    done: AtomicBool,
+}
+
+/// How often the progress line is redrawn, and how long a transfer runs before it appears.
+const PROGRESS_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Keeps a progress line on stderr (a terminal) until `counters.done`.
+fn show_progress(counters: &Counters, started: Instant) {
+    let mut shown = false;
+    let mut last = (0u64, 0u64, started);
+    while !counters.done.load(Ordering::Relaxed) {
+        thread::park_timeout(PROGRESS_INTERVAL);
+        if counters.done.load(Ordering::Relaxed) {
+            break;
+        }
+        let t = now();
+        let (sent, received) = (
+            counters.sent.load(Ordering::Relaxed),
+            counters.received.load(Ordering::Relaxed),
+        );
+        let dt = t.duration_since(last.2).as_secs_f64();
+        eprint!(
+            "\rutpcat: sent {:.1} MiB ({:.1} MiB/s), received {:.1} MiB ({:.1} MiB/s), {:.0} s   ",
+            sent as f64 / 1048576.0,
+            mib_per_sec(sent - last.0, dt),
+            received as f64 / 1048576.0,
+            mib_per_sec(received - last.1, dt),
+            t.duration_since(started).as_secs_f64(),
+        );
+        shown = true;
+        last = (sent, received, t);
+    }
+    if shown {
+        eprintln!();
     }
 }
 
@@ -416,14 +464,31 @@ fn run(opts: &Options) -> io::Result<()> {
         }
     };
     let started = now();
+    let counters = Arc::new(Counters::default());
+    let progress = if io::stderr().is_terminal() {
+        let c = counters.clone();
+        thread::Builder::new()
+            .name("utpcat progress".into())
+            .spawn(move || show_progress(&c, started))
+            .ok()
+    } else {
+        None
+    };
+    let stop_progress = || {
+        counters.done.store(true, Ordering::Relaxed);
+        if let Some(p) = &progress {
+            p.thread().unpark();
+        }
+    };
 
     let sender = stream.try_clone()?;
+    let sender_counters = counters.clone();
     let chunk = opts.stdin_buffer;
     let debug_level = opts.debug;
     let writer = thread::Builder::new()
         .name("utpcat stdin".into())
         .spawn(move || {
-            let sent = send_stdin(&sender, chunk);
+            let sent = send_stdin(&sender, chunk, &sender_counters.sent);
             if debug_level >= 1 {
                 match &sent {
                     Ok(n) => eprintln!("utpcat: end of stdin after {n} bytes, write side shut"),
@@ -433,10 +498,11 @@ fn run(opts: &Options) -> io::Result<()> {
             sent
         })?;
 
-    let received = receive_stdout(&stream);
+    let received = receive_stdout(&stream, &counters.received);
     let received = match received {
         Ok(n) => n,
         Err(e) => {
+            stop_progress();
             if opts.stats {
                 print_stats(0, 0, started.elapsed(), stream.stats());
             }
@@ -452,7 +518,12 @@ fn run(opts: &Options) -> io::Result<()> {
     // Our own direction may still be going (stdin not finished): wait for it.
     let sent = writer
         .join()
-        .map_err(|_| io::Error::other("the stdin thread panicked"))??;
+        .map_err(|_| io::Error::other("the stdin thread panicked"));
+    stop_progress();
+    if let Some(p) = progress {
+        let _ = p.join();
+    }
+    let sent = sent??;
     let elapsed = started.elapsed();
     if opts.stats {
         print_stats(sent, received, elapsed, stream.stats());
