@@ -241,8 +241,14 @@ pub unsafe extern "C" fn utp_managed_destroy(ctx: *mut UtpContext) -> c_int {
             // SAFETY: the worker no longer drives the context; the lock keeps out other callers
             // that are still (wrongly) in flight.
             unsafe { destroy_plain(ctx) };
-            let r = REGISTRY.write().contexts.remove(&(ctx as usize));
+            let mut registry = REGISTRY.write();
+            let r = registry.contexts.remove(&(ctx as usize));
             LIVE.fetch_sub(1, Ordering::AcqRel);
+            if registry.contexts.is_empty() {
+                // Nothing managed is left: give the tables' memory back (a process that is
+                // done with managed contexts holds none of it, and leak checkers agree).
+                *registry = Default::default();
+            }
             r
         };
         // Joins the runtime's threads here, on the application's thread, if this was the last
