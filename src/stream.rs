@@ -36,6 +36,7 @@ use crate::runtime::udp::{UdpOptions, UdpSocket};
 use parking_lot::{Mutex, MutexGuard};
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr};
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -124,6 +125,7 @@ impl UtpSocket {
                 changed: Default::default(),
                 socket,
                 waker,
+                armed: AtomicU64::new(0),
             }))
         })?;
         Ok(UtpSocket {
@@ -239,6 +241,8 @@ impl Drop for UtpSocket {
             pump(&self.shared, &mut st);
             st.wakers.wake_all();
             self.shared.changed.notify_all();
+            // The worker must notice `closing` whatever its deadline.
+            self.shared.waker.wake();
             // Wait for the worker to let the FINs out and forget the socket (it cannot, if
             // this thread is that worker).
             if !self.runtime.is_worker_thread() {
@@ -282,7 +286,7 @@ pub(crate) fn pump(shared: &Shared, st: &mut MutexGuard<'_, State>) {
     if st.pump(&shared.socket) {
         shared.changed.notify_all();
     }
-    shared.waker.wake();
+    shared.wake_if_sooner(st);
 }
 
 struct StreamInner {

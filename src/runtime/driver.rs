@@ -19,6 +19,7 @@ use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, RawFd};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -83,6 +84,27 @@ pub struct Shared {
     pub socket: UdpSocket,
     /// Wakes the worker that drives this socket.
     pub waker: Arc<Waker>,
+    /// The deadline (monotonic µs; `u64::MAX`: none) the worker will next drive this socket
+    /// at, written under the state lock. Application threads wake the worker only when the
+    /// engine's next deadline moved earlier than this (see [`Shared::wake_if_sooner`]).
+    pub armed: AtomicU64,
+}
+
+impl Shared {
+    /// After an application thread fed the engine (with the state lock held, as `st`): wakes
+    /// the worker if the engine now wants attention sooner than the worker plans to look.
+    /// Anything due at once is sent by the caller's pump, so most operations (a write on a
+    /// busy connection, a read) wake nobody: no system call, no context switch.
+    pub fn wake_if_sooner(&self, st: &mut State) {
+        let due = st
+            .endpoint
+            .poll_timeout()
+            .map_or(u64::MAX, |t| t.as_micros());
+        if due < self.armed.load(Ordering::Relaxed) {
+            self.armed.store(due, Ordering::Relaxed);
+            self.waker.wake();
+        }
+    }
 }
 
 impl State {
@@ -258,6 +280,7 @@ impl Driven for Shared {
             let recheck = now + 100_000;
             due = Some(due.map_or(recheck, |d| d.min(recheck)));
         }
+        self.armed.store(due.unwrap_or(u64::MAX), Ordering::Relaxed);
         Next::Wait(due)
     }
 }
