@@ -45,6 +45,13 @@ use std::time::{Duration, Instant};
 /// costs a few KiB and no CPU between keepalives (README: idle cost).
 const DEFAULT_MAX_CONNECTIONS: usize = 65_536;
 
+/// Full-size data packets a managed socket receives before it acknowledges; with
+/// `Config::adaptive_ack` a burst that ends is acknowledged soon after (short packets,
+/// out-of-order data and FINs at once). An ACK per two packets, or per receive batch (one or two
+/// datagrams on loopback), cost the receiver about a quarter of its CPU in sends alone
+/// (README: benchmarks). libutp acknowledges once per batch its application reads.
+const DEFAULT_ACK_EVERY: u16 = 8;
+
 /// Connections waiting for `accept` before further SYNs are refused.
 const DEFAULT_BACKLOG: usize = 1024;
 
@@ -68,6 +75,8 @@ impl Default for SocketOptions {
         SocketOptions {
             config: Config {
                 max_connections: DEFAULT_MAX_CONNECTIONS,
+                ack_every: DEFAULT_ACK_EVERY,
+                adaptive_ack: true,
                 ..Config::default()
             },
             udp: UdpOptions::default(),

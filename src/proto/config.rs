@@ -4,6 +4,16 @@
 use core::fmt;
 use core::time::Duration;
 
+/// With [`Config::adaptive_ack`]: the delayed-ACK deadline is this many times the recent
+/// spacing of the peer's data packets after the first unacknowledged one (twice the time
+/// `ack_every` = 8 packets take, so a steady stream is acknowledged by count and a burst that
+/// ends is acknowledged soon after). Our own choice.
+pub const ACK_SPACING_FACTOR: u32 = 16;
+
+/// With [`Config::adaptive_ack`]: the shortest delayed-ACK deadline (a timer finer than this
+/// costs more wake-ups than the ACKs it saves). Our own choice.
+pub const MIN_ADAPTIVE_ACK_DELAY: Duration = Duration::from_micros(50);
+
 /// Tunables of an [`crate::proto::Endpoint`] and the connections it creates.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -44,6 +54,14 @@ pub struct Config {
     /// Acknowledge at once after this many unacknowledged full-size data packets (RFC 1122: every
     /// second full segment). Default 2.
     pub ack_every: u16,
+    /// Time the delayed-ACK timer by the peer's packet spacing instead of `delayed_ack` alone:
+    /// received data is acknowledged once `ack_every` packets are unacknowledged, or
+    /// [`ACK_SPACING_FACTOR`] times the recent spacing between data packets (at least
+    /// [`MIN_ADAPTIVE_ACK_DELAY`], at most `delayed_ack`) after the first of them arrived, so a
+    /// burst is acknowledged as soon as it ends rather than every `ack_every` packets or after
+    /// the full delay. A packet shorter than a full one (the tail of a write) is acknowledged at
+    /// once. Default off; the managed runtime turns it on with a larger `ack_every`.
+    pub adaptive_ack: bool,
     /// Coalesce small writes while data is in flight (Nagle, RFC 896), as libutp does. Default on.
     pub nagle: bool,
     /// Send a keepalive after this long without sending anything. Default 29 s, as libutp.
@@ -80,6 +98,7 @@ impl Default for Config {
             max_retransmits: 6,
             delayed_ack: Duration::from_millis(10),
             ack_every: 2,
+            adaptive_ack: false,
             nagle: true,
             keepalive: Some(Duration::from_secs(29)),
             idle_timeout: Some(Duration::from_secs(120)),

@@ -257,7 +257,11 @@ impl Driven for Shared {
             }
             st.rx = rx;
             st.drain_errors(&self.socket);
-            st.endpoint.flush_acks();
+            if !st.endpoint.config().adaptive_ack {
+                // One ACK per receive batch, as libutp's applications do; with adaptive ACKs
+                // the engine times them itself.
+                st.endpoint.flush_acks();
+            }
         }
         st.endpoint.handle_timeout(clock::now());
         if st.pump(&self.socket) {

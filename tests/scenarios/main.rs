@@ -7,6 +7,7 @@
 
 mod harness;
 
+mod acks;
 mod handshake;
 mod overflow;
 mod scale;

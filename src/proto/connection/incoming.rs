@@ -1,7 +1,8 @@
 //! The receive path of a connection: what an incoming packet does to it (BEP 29 "Connection
 //! setup", "Acks", "Selective ACK"; RFC 6817 for the delay samples).
 
-use super::{Connection, EventQueue, State, Timer};
+use super::{payload_size, Connection, EventQueue, State, Timer};
+use crate::proto::config::{ACK_SPACING_FACTOR, MIN_ADAPTIVE_ACK_DELAY};
 use crate::proto::error::ConnectionError;
 use crate::proto::event::Event;
 use crate::proto::packet::{Packet, PacketType};
@@ -311,6 +312,34 @@ impl Connection {
         self.timers.set(Timer::Retransmit, now + self.rtt.rto());
     }
 
+    /// [`Config::adaptive_ack`]: updates the peer's packet spacing with this packet and sets
+    /// the delayed-ACK deadline from it (moving an armed deadline earlier, never later).
+    fn arm_adaptive_ack(&mut self, now: Instant) {
+        if self.unacked_packets == 1 {
+            self.first_unacked_at = now;
+        }
+        if self.last_data_at.as_micros() > 0 {
+            let gap = now.saturating_duration_since(self.last_data_at).as_micros() as u64;
+            self.data_spacing = if gap < self.data_spacing {
+                gap
+            } else {
+                self.data_spacing + (gap - self.data_spacing) / 16
+            };
+        }
+        let delay = self
+            .data_spacing
+            .saturating_mul(u64::from(ACK_SPACING_FACTOR))
+            .clamp(
+                MIN_ADAPTIVE_ACK_DELAY.as_micros() as u64,
+                self.config.delayed_ack.as_micros() as u64,
+            );
+        let deadline = Instant::from_micros(self.first_unacked_at.as_micros() + delay);
+        let deadline = if deadline < now { now } else { deadline };
+        if self.timers.get(Timer::Ack).is_none_or(|t| deadline < t) {
+            self.timers.set(Timer::Ack, deadline);
+        }
+    }
+
     fn process_data(&mut self, now: Instant, packet: &Packet<'_>, events: &mut EventQueue) {
         let header = &packet.header;
         let fin = header.packet_type == PacketType::Fin;
@@ -326,11 +355,19 @@ impl Connection {
                     events.push_back((self.handle, Event::Readable));
                 }
                 self.unacked_packets += 1;
-                if had_gaps || self.unacked_packets >= self.config.ack_every {
+                // With adaptive ACKs, a packet shorter than a full one ends what the peer had
+                // to send for now (the tail of a write, a small message): acknowledged at once,
+                // so the peer's Nagle never waits on our delayed-ACK timer (TCP's quick ACK).
+                let short =
+                    self.config.adaptive_ack && payload.len() < payload_size(self.packet_size);
+                if had_gaps || short || self.unacked_packets >= self.config.ack_every {
                     self.ack_due = true;
+                } else if self.config.adaptive_ack {
+                    self.arm_adaptive_ack(now);
                 } else if self.timers.get(Timer::Ack).is_none() {
                     self.timers.set(Timer::Ack, now + self.config.delayed_ack);
                 }
+                self.last_data_at = now;
             }
             Inserted::OutOfOrder => self.ack_due = true,
             Inserted::Duplicate => {

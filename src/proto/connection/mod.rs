@@ -78,6 +78,13 @@ pub struct Connection {
     keepalive_due: bool,
     probe_due: bool,
     unacked_packets: u16,
+    /// When the oldest unacknowledged data packet arrived (for [`Config::adaptive_ack`]).
+    first_unacked_at: Instant,
+    /// When the last in-order data packet arrived.
+    last_data_at: Instant,
+    /// Recent spacing of the peer's data packets in µs: follows a smaller gap at once and a
+    /// larger one slowly (1/16 per packet), so pauses between bursts barely move it.
+    data_spacing: u64,
     reply_micro: u32,
     last_advertised: usize,
     dup_acks: u32,
@@ -182,6 +189,9 @@ impl Connection {
             keepalive_due: false,
             probe_due: false,
             unacked_packets: 0,
+            first_unacked_at: Instant::from_micros(0),
+            last_data_at: Instant::from_micros(0),
+            data_spacing: u64::MAX,
             reply_micro: 0,
             last_advertised: config.recv_buffer,
             dup_acks: 0,

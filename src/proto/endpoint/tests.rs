@@ -41,8 +41,12 @@ fn exchange(ea: &mut Endpoint, eb: &mut Endpoint, now: Instant) -> Vec<Connectio
 }
 
 fn connected_pair() -> (Endpoint, Endpoint, ConnectionHandle, ConnectionHandle) {
-    let mut ea = Endpoint::new(Config::default(), 1).expect("endpoint");
-    let mut eb = Endpoint::new(Config::default(), 2).expect("endpoint");
+    connected_pair_with(Config::default())
+}
+
+fn connected_pair_with(config: Config) -> (Endpoint, Endpoint, ConnectionHandle, ConnectionHandle) {
+    let mut ea = Endpoint::new(config.clone(), 1).expect("endpoint");
+    let mut eb = Endpoint::new(config, 2).expect("endpoint");
     let now = Instant::from_micros(1_000_000);
     let ha = ea.connect(now, b()).expect("connect");
     let hb = exchange(&mut ea, &mut eb, now)[0];
@@ -370,4 +374,46 @@ fn delayed_ack_every_second_full_packet_or_on_the_timer() {
     assert_eq!(deadline, now + Config::default().delayed_ack);
     eb.handle_timeout(deadline);
     assert_eq!(drain(&mut eb, deadline).len(), 1, "the timer sends the ACK");
+}
+
+#[test]
+fn adaptive_acks_follow_the_packet_spacing_and_answer_short_packets_at_once() {
+    let config = Config {
+        ack_every: 8,
+        adaptive_ack: true,
+        ..Config::default()
+    };
+    let (mut ea, mut eb, ha, hb) = connected_pair_with(config.clone());
+    let mss = config.max_packet_size_v4 - 20;
+    // Two full packets 10 us apart: no ACK yet; the timer is 16 spacings after the first.
+    let t0 = Instant::from_micros(2_000_000);
+    ea.write(ha, &vec![7; 2 * mss]).expect("write");
+    let data = drain(&mut ea, t0);
+    assert_eq!(data.len(), 2);
+    eb.handle_datagram(t0, a(), &data[0]);
+    let t1 = Instant::from_micros(t0.as_micros() + 10);
+    eb.handle_datagram(t1, a(), &data[1]);
+    assert!(drain(&mut eb, t1).is_empty(), "full packets: the ACK waits");
+    let deadline = eb.poll_timeout().expect("ACK timer armed");
+    assert_eq!(
+        deadline.as_micros(),
+        t0.as_micros() + 16 * 10,
+        "16 x the 10 us spacing after the first unacknowledged packet"
+    );
+    eb.handle_timeout(deadline);
+    let ack = drain(&mut eb, deadline);
+    assert_eq!(ack.len(), 1, "the burst-end ACK");
+    ea.handle_datagram(deadline, b(), &ack[0]);
+    let mut buf = vec![0u8; 4 * mss];
+    assert_eq!(eb.read(hb, &mut buf), Ok(2 * mss));
+    for d in drain(&mut eb, deadline) {
+        ea.handle_datagram(deadline, b(), &d);
+    }
+    // A short packet (the tail of a write) is acknowledged at once.
+    let t2 = Instant::from_micros(t0.as_micros() + 1_000);
+    ea.write(ha, &[1; 100]).expect("write");
+    let small = drain(&mut ea, t2);
+    assert_eq!(small.len(), 1);
+    eb.handle_datagram(t2, a(), &small[0]);
+    assert_eq!(drain(&mut eb, t2).len(), 1, "short packet: ACK at once");
 }
