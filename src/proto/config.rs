@@ -14,6 +14,11 @@ pub const ACK_SPACING_FACTOR: u32 = 16;
 /// costs more wake-ups than the ACKs it saves). Our own choice.
 pub const MIN_ADAPTIVE_ACK_DELAY: Duration = Duration::from_micros(50);
 
+/// With [`Config::adaptive_ack`]: a packet shorter than a full one is acknowledged at once when
+/// its delayed ACK would wait at least this long (a sporadic small message; the peer's Nagle may
+/// be holding data until it is acknowledged). Our own choice: 1 ms.
+pub const QUICK_ACK_DELAY: Duration = Duration::from_millis(1);
+
 /// Tunables of an [`crate::proto::Endpoint`] and the connections it creates.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -59,8 +64,9 @@ pub struct Config {
     /// [`ACK_SPACING_FACTOR`] times the recent spacing between data packets (at least
     /// [`MIN_ADAPTIVE_ACK_DELAY`], at most `delayed_ack`) after the first of them arrived, so a
     /// burst is acknowledged as soon as it ends rather than every `ack_every` packets or after
-    /// the full delay. A packet shorter than a full one (the tail of a write) is acknowledged at
-    /// once. Default off; the managed runtime turns it on with a larger `ack_every`.
+    /// the full delay. A short packet (the tail of a write) whose ACK would wait
+    /// [`QUICK_ACK_DELAY`] or more is acknowledged at once. Default off; the managed runtime
+    /// turns it on with a larger `ack_every`.
     pub adaptive_ack: bool,
     /// Coalesce small writes while data is in flight (Nagle, RFC 896), as libutp does. Default on.
     pub nagle: bool,

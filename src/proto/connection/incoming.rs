@@ -2,7 +2,7 @@
 //! setup", "Acks", "Selective ACK"; RFC 6817 for the delay samples).
 
 use super::{payload_size, Connection, EventQueue, State, Timer};
-use crate::proto::config::{ACK_SPACING_FACTOR, MIN_ADAPTIVE_ACK_DELAY};
+use crate::proto::config::{ACK_SPACING_FACTOR, MIN_ADAPTIVE_ACK_DELAY, QUICK_ACK_DELAY};
 use crate::proto::error::ConnectionError;
 use crate::proto::event::Event;
 use crate::proto::packet::{Packet, PacketType};
@@ -313,8 +313,12 @@ impl Connection {
     }
 
     /// [`Config::adaptive_ack`]: updates the peer's packet spacing with this packet and sets
-    /// the delayed-ACK deadline from it (moving an armed deadline earlier, never later).
-    fn arm_adaptive_ack(&mut self, now: Instant) {
+    /// the delayed-ACK deadline from it (moving an armed deadline earlier, never later). A
+    /// `short` packet (less than a full one: the tail of a write, a small message) that would
+    /// wait [`QUICK_ACK_DELAY`] or more is acknowledged at once instead, so a peer whose Nagle
+    /// holds data until this ACK never waits long (TCP's quick ACK); inside a stream of closely
+    /// spaced packets the burst-end timer answers it soon anyway.
+    fn arm_adaptive_ack(&mut self, now: Instant, short: bool) {
         if self.unacked_packets == 1 {
             self.first_unacked_at = now;
         }
@@ -333,6 +337,10 @@ impl Connection {
                 MIN_ADAPTIVE_ACK_DELAY.as_micros() as u64,
                 self.config.delayed_ack.as_micros() as u64,
             );
+        if short && delay >= QUICK_ACK_DELAY.as_micros() as u64 {
+            self.ack_due = true;
+            return;
+        }
         let deadline = Instant::from_micros(self.first_unacked_at.as_micros() + delay);
         let deadline = if deadline < now { now } else { deadline };
         if self.timers.get(Timer::Ack).is_none_or(|t| deadline < t) {
@@ -355,15 +363,11 @@ impl Connection {
                     events.push_back((self.handle, Event::Readable));
                 }
                 self.unacked_packets += 1;
-                // With adaptive ACKs, a packet shorter than a full one ends what the peer had
-                // to send for now (the tail of a write, a small message): acknowledged at once,
-                // so the peer's Nagle never waits on our delayed-ACK timer (TCP's quick ACK).
-                let short =
-                    self.config.adaptive_ack && payload.len() < payload_size(self.packet_size);
-                if had_gaps || short || self.unacked_packets >= self.config.ack_every {
+                if had_gaps || self.unacked_packets >= self.config.ack_every {
                     self.ack_due = true;
                 } else if self.config.adaptive_ack {
-                    self.arm_adaptive_ack(now);
+                    let short = payload.len() < payload_size(self.packet_size);
+                    self.arm_adaptive_ack(now, short);
                 } else if self.timers.get(Timer::Ack).is_none() {
                     self.timers.set(Timer::Ack, now + self.config.delayed_ack);
                 }
