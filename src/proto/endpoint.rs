@@ -131,6 +131,8 @@ pub struct Endpoint {
     next_handle: u64,
     events: EventQueue,
     ready: VecDeque<ConnectionHandle>,
+    /// Connections that received data since the last [`Endpoint::flush_acks`].
+    owing_acks: Vec<ConnectionHandle>,
     timers: BinaryHeap<Reverse<(Instant, ConnectionHandle)>>,
     resets: VecDeque<(SocketAddr, Header)>,
     last_routed: Option<ConnectionHandle>,
@@ -153,6 +155,7 @@ impl Endpoint {
             next_handle: 1,
             events: VecDeque::new(),
             ready: VecDeque::new(),
+            owing_acks: Vec::new(),
             timers: BinaryHeap::new(),
             resets: VecDeque::new(),
             last_routed: None,
@@ -371,6 +374,10 @@ impl Endpoint {
         self.last_routed = Some(handle);
         if let Some(conn) = self.connections.get_mut(&handle) {
             conn.handle_packet(now, &packet, &mut self.events);
+            if conn.owes_ack() && !conn.listed_for_ack {
+                conn.listed_for_ack = true;
+                self.owing_acks.push(handle);
+            }
         }
         self.touch(handle);
         DatagramEvent::Handled
@@ -614,17 +621,21 @@ impl Endpoint {
     /// waiting for the delayed-ACK timer (libutp's `utp_issue_deferred_acks`; call it after
     /// draining the socket).
     pub fn flush_acks(&mut self) {
-        let handles: Vec<ConnectionHandle> = self
-            .connections
-            .iter_mut()
-            .filter_map(|(h, c)| c.owes_ack().then_some(*h))
-            .collect();
-        for h in handles {
-            if let Some(c) = self.connections.get_mut(&h) {
+        // Only connections that received data since the last flush can owe an ACK: they were
+        // listed as it arrived, so a flush costs nothing per idle connection.
+        let mut owing = std::mem::take(&mut self.owing_acks);
+        for h in owing.drain(..) {
+            let Some(c) = self.connections.get_mut(&h) else {
+                continue;
+            };
+            c.listed_for_ack = false;
+            if c.owes_ack() {
                 c.flush_ack();
+                self.touch(h);
             }
-            self.touch(h);
         }
+        // Keep the allocation for the next round.
+        self.owing_acks = owing;
     }
 
     /// An ICMP error (port or host unreachable) quoted `original`, a datagram we sent to

@@ -128,6 +128,8 @@ pub struct Connection {
 
     /// Set when the endpoint has this connection in its transmit queue.
     pub(crate) queued: bool,
+    /// Listed in the endpoint's connections that may owe an ACK (for `flush_acks`).
+    pub(crate) listed_for_ack: bool,
     /// The deadline the endpoint's timer heap holds for this connection.
     pub(crate) scheduled: Option<Instant>,
     stats: ConnectionStats,
@@ -218,6 +220,7 @@ impl Connection {
             empty_packet_due: false,
             finished: false,
             queued: false,
+            listed_for_ack: false,
             scheduled: None,
             stats: ConnectionStats::default(),
         }

@@ -417,3 +417,20 @@ fn adaptive_acks_follow_the_packet_spacing_and_answer_short_packets_at_once() {
     eb.handle_datagram(t2, a(), &small[0]);
     assert_eq!(drain(&mut eb, t2).len(), 1, "short packet: ACK at once");
 }
+
+#[test]
+fn flush_acks_answers_each_connection_that_received_data_once() {
+    let (mut ea, mut eb, ha, _) = connected_pair();
+    let now = Instant::from_micros(2_000_000);
+    ea.write(ha, &[5; 100]).expect("write");
+    let data = drain(&mut ea, now);
+    assert_eq!(data.len(), 1);
+    eb.flush_acks();
+    assert!(drain(&mut eb, now).is_empty(), "nothing received: no ACK");
+    eb.handle_datagram(now, a(), &data[0]);
+    assert!(drain(&mut eb, now).is_empty(), "one packet: the ACK waits");
+    eb.flush_acks();
+    assert_eq!(drain(&mut eb, now).len(), 1, "flushed: one ACK");
+    eb.flush_acks();
+    assert!(drain(&mut eb, now).is_empty(), "nothing new: no second ACK");
+}
