@@ -47,7 +47,11 @@ struct QueueProbe {
     drops: u64,
 }
 
-fn install_queue_probe(sim: &mut Sim<EndpointNode>, rate: u64, queue: u64) -> Rc<RefCell<QueueProbe>> {
+fn install_queue_probe(
+    sim: &mut Sim<EndpointNode>,
+    rate: u64,
+    queue: u64,
+) -> Rc<RefCell<QueueProbe>> {
     let probe = Rc::new(RefCell::new(QueueProbe::default()));
     let p = probe.clone();
     let from = addr_a();
@@ -308,7 +312,10 @@ fn clock_jump(seed: u64, jump_us: i64) -> (f64, f64, Option<Duration>, u64) {
     let mk = |salt| {
         let mut n = EndpointNode::new(Endpoint::new(Config::default(), s ^ salt).unwrap());
         n.keep_log = false;
-        Skewed { inner: n, offset_us: 0 }
+        Skewed {
+            inner: n,
+            offset_us: 0,
+        }
     };
     let a = sim.add_node(addr_a(), mk(0xA));
     let b = sim.add_node(addr_b(), mk(0xB));
@@ -376,7 +383,10 @@ fn target_clock_jump() {
         // the target, that stale estimate would pin the window down. PENDING (LEDBAT work): the
         // backward jump is therefore not asserted.
         if jump > 0 {
-            assert!(ok, "a forward jump of the sender's clock stalled the transfer");
+            assert!(
+                ok,
+                "a forward jump of the sender's clock stalled the transfer"
+            );
         }
     }
 }
