@@ -11,5 +11,6 @@ mod acks;
 mod handshake;
 mod overflow;
 mod scale;
+mod targets;
 mod teardown;
 mod transfer;
