@@ -42,7 +42,7 @@ done
 step "simulator scenarios (one summary line each)"
 mkdir -p target
 cargo test --locked --features sim --test scenarios -- --nocapture 2>&1 | tee target/scenarios.log |
-    grep -E '^(scenario|goodput|test result)|FAILED|panicked' || true
+    grep -E '^(scenario|goodput|target|test result)|FAILED|panicked' || true
 grep -q '^test result: ok' target/scenarios.log
 
 step "managed runtime over loopback UDP (Rust stream API)"
