@@ -124,6 +124,17 @@ impl Round {
     }
 }
 
+/// Round trips a filtered one-way queuing delay may exceed before it counts as impossible
+/// (with [`IMPOSSIBLE_DELAY_MARGIN`]): 2, leaving room for an RTT sample taken before the
+/// queue grew. Our own choice.
+pub const IMPOSSIBLE_DELAY_RTTS: u32 = 2;
+/// Slack added to that bound, so short round trips (loopback) do not trip it on jitter. Our
+/// own choice.
+pub const IMPOSSIBLE_DELAY_MARGIN: Duration = Duration::from_millis(100);
+/// Consecutive impossible samples that restart the delay history. Our own choice: more than
+/// the current-delay filter's 3, so one outlier never does.
+pub const IMPOSSIBLE_DELAY_SAMPLES: u32 = 8;
+
 /// LEDBAT congestion controller of one connection.
 ///
 /// Feed it the delay samples of every received packet ([`on_delay_sample`](Self::on_delay_sample)
@@ -141,6 +152,11 @@ pub struct Ledbat {
     ours: DelayHistory,
     theirs: DelayHistory,
     drift: ClockDrift,
+    /// The latest RTT sample [`Ledbat::on_ack`] was given: bounds a believable queuing delay.
+    last_rtt: Option<Duration>,
+    /// Consecutive delay samples whose filtered queuing delay was impossible (see
+    /// [`IMPOSSIBLE_DELAY_SAMPLES`]).
+    impossible_samples: u32,
     last_cut: Option<Instant>,
     round: Round,
     /// Window, ssthresh and slow-start flag before the last cut, for undoing it.
@@ -160,6 +176,8 @@ impl Ledbat {
             ours: DelayHistory::new(),
             theirs: DelayHistory::new(),
             drift: ClockDrift::new(),
+            last_rtt: None,
+            impossible_samples: 0,
             last_cut: None,
             round: Round::halving(0.0),
             before_cut: None,
@@ -237,6 +255,36 @@ impl Ledbat {
         }
         self.ours.add_sample(now, sample);
         self.drift.add_sample(now, sample);
+        self.check_for_step(now, sample);
+    }
+
+    /// A one-way queuing delay cannot exceed the round trip. When even the filtered delay has
+    /// stayed above [`IMPOSSIBLE_DELAY_RTTS`] round trips plus [`IMPOSSIBLE_DELAY_MARGIN`] for
+    /// [`IMPOSSIBLE_DELAY_SAMPLES`] samples in a row, the base is wrong, not the queue: a clock
+    /// stepped backwards (or the path got longer than the base minutes remember). The delay
+    /// history is restarted from the current sample instead of waiting the
+    /// [`super::delay::BASE_HISTORY`] minutes the base would take to expire (RFC 6817 section
+    /// 2.4.2 lets the base follow a route change; a forward step needs nothing, as a lower
+    /// sample becomes the base at once).
+    fn check_for_step(&mut self, now: Instant, sample: u32) {
+        let (Some(delay), Some(rtt)) = (self.ours.current_delay(), self.last_rtt) else {
+            return;
+        };
+        if delay <= rtt * IMPOSSIBLE_DELAY_RTTS + IMPOSSIBLE_DELAY_MARGIN {
+            self.impossible_samples = 0;
+            return;
+        }
+        self.impossible_samples += 1;
+        if self.impossible_samples >= IMPOSSIBLE_DELAY_SAMPLES {
+            log::info!(
+                "queuing delay {delay:?} exceeds the round trip ({rtt:?}): delay base restarted"
+            );
+            self.ours.clear();
+            self.drift.clear();
+            self.ours.add_sample(now, sample);
+            self.drift.add_sample(now, sample);
+            self.impossible_samples = 0;
+        }
     }
 
     /// Their direction: our receive time minus the peer's timestamp (low 32 bits), used only to
@@ -305,6 +353,9 @@ impl Ledbat {
         flight_before: usize,
         rtt: Option<Duration>,
     ) {
+        if rtt.is_some() {
+            self.last_rtt = rtt;
+        }
         if bytes_acked == 0 {
             return;
         }

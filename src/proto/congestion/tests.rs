@@ -509,3 +509,32 @@ fn a_spurious_cut_can_be_undone_once() {
         "a spurious timeout does not collapse the window"
     );
 }
+
+#[test]
+fn a_queuing_delay_beyond_the_round_trip_restarts_the_delay_base() {
+    let mut cc = with_initial_packets(4);
+    set_base(&mut cc, at_ms(0));
+    // A 50 ms round trip is known.
+    cc.on_ack(at_ms(10), MSS, 4 * MSS, Some(Duration::from_millis(50)));
+    // A real queue (within the round trip) is believed, however long it lasts.
+    for i in 0..20 {
+        cc.on_delay_sample(at_ms(20 + i), BASE + 40_000);
+    }
+    assert_eq!(cc.queuing_delay(), Some(Duration::from_millis(40)));
+    // The sender's clock steps back 10 s: every sample is now 10 s above the base. The
+    // filter (minimum of the last 3) shows it from the third such sample on; seven impossible
+    // filtered values in a row are not enough to give up the base...
+    let stepped = BASE + 10_000_000;
+    for i in 0..9 {
+        cc.on_delay_sample(at_ms(100 + i), stepped);
+    }
+    assert_eq!(cc.queuing_delay(), Some(Duration::from_secs(10)));
+    // ...the eighth restarts the history from the new level.
+    cc.on_delay_sample(at_ms(109), stepped);
+    assert_eq!(cc.queuing_delay(), Some(Duration::ZERO));
+    // The queue is measured from the new base afterwards.
+    for i in 0..3 {
+        cc.on_delay_sample(at_ms(110 + i), stepped + 20_000);
+    }
+    assert_eq!(cc.queuing_delay(), Some(Duration::from_millis(20)));
+}
