@@ -36,7 +36,6 @@ use crate::runtime::udp::{UdpOptions, UdpSocket};
 use parking_lot::{Mutex, MutexGuard};
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr};
-use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -128,13 +127,12 @@ impl UtpSocket {
             Some(rt) => rt,
             None => Runtime::shared()?,
         };
-        let shared = runtime.register(|waker| {
+        let shared = runtime.register(|wake| {
             Ok(Arc::new(Shared {
                 state: Mutex::new(State::new(endpoint, options.backlog)),
                 changed: Default::default(),
                 socket,
-                waker,
-                armed: AtomicU64::new(0),
+                wake,
             }))
         })?;
         Ok(UtpSocket {
@@ -251,7 +249,7 @@ impl Drop for UtpSocket {
             st.wakers.wake_all();
             self.shared.changed.notify_all();
             // The worker must notice `closing` whatever its deadline.
-            self.shared.waker.wake();
+            self.shared.wake.wake();
             // Wait for the worker to let the FINs out and forget the socket (it cannot, if
             // this thread is that worker).
             if !self.runtime.is_worker_thread() {

@@ -5,13 +5,12 @@
 //! Locking: the engine and the per-connection state live in one `parking_lot::Mutex`
 //! ([`Shared::state`]); application threads take it for each operation, and after every input
 //! whoever holds it sends the engine's datagrams ([`State::pump`]) and wakes waiters through
-//! [`Shared::changed`]. Application threads signal the worker's waker after each operation, so
-//! the worker re-reads the engine's next deadline.
+//! [`Shared::changed`]. Application threads wake the worker when an operation moved the engine's
+//! next deadline earlier ([`WakeGate`]).
 
 use super::clock;
-use super::pool::{Driven, Next};
+use super::pool::{Driven, Next, WakeGate};
 use super::udp::{IcmpKind, UdpSocket};
-use super::wake::Waker;
 use super::wakers::Wakers;
 use crate::proto::{ConnectionError, ConnectionHandle, DatagramEvent, Endpoint, Event};
 use parking_lot::{Condvar, Mutex};
@@ -19,14 +18,13 @@ use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, RawFd};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 /// Largest datagram the driver receives or builds.
-const DATAGRAM: usize = 65_536;
-/// Datagrams read per drive before timers and transmits get their turn.
-const RECV_BATCH: usize = 256;
+pub const DATAGRAM: usize = 65_536;
+/// Datagrams read per drive before timers and transmits get their turn (also for managed C
+/// contexts).
+pub const RECV_BATCH: usize = 256;
 /// How long a closing socket waits for its connections to finish (FINs acknowledged).
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 
@@ -83,27 +81,15 @@ pub struct Shared {
     /// The UDP socket.
     pub socket: UdpSocket,
     /// Wakes the worker that drives this socket.
-    pub waker: Arc<Waker>,
-    /// The deadline (monotonic µs; `u64::MAX`: none) the worker will next drive this socket
-    /// at, written under the state lock. Application threads wake the worker only when the
-    /// engine's next deadline moved earlier than this (see [`Shared::wake_if_sooner`]).
-    pub armed: AtomicU64,
+    pub wake: WakeGate,
 }
 
 impl Shared {
     /// After an application thread fed the engine (with the state lock held, as `st`): wakes
     /// the worker if the engine now wants attention sooner than the worker plans to look.
-    /// Anything due at once is sent by the caller's pump, so most operations (a write on a
-    /// busy connection, a read) wake nobody: no system call, no context switch.
     pub fn wake_if_sooner(&self, st: &mut State) {
-        let due = st
-            .endpoint
-            .poll_timeout()
-            .map_or(u64::MAX, |t| t.as_micros());
-        if due < self.armed.load(Ordering::Relaxed) {
-            self.armed.store(due, Ordering::Relaxed);
-            self.waker.wake();
-        }
+        let due = st.endpoint.poll_timeout().map(|t| t.as_micros());
+        self.wake.wake_if_sooner(due);
     }
 }
 
@@ -284,7 +270,7 @@ impl Driven for Shared {
             let recheck = now + 100_000;
             due = Some(due.map_or(recheck, |d| d.min(recheck)));
         }
-        self.armed.store(due.unwrap_or(u64::MAX), Ordering::Relaxed);
+        self.wake.arm(due);
         Next::Wait(due)
     }
 }

@@ -44,6 +44,49 @@ pub enum Next {
     Finished,
 }
 
+/// How application threads wake the worker that drives their socket. The worker records the
+/// deadline it will next look at the socket ([`WakeGate::arm`]); after feeding the engine, an
+/// application thread signals the worker only when the engine's next deadline moved earlier
+/// ([`WakeGate::wake_if_sooner`]). Anything due at once the application thread sends itself, so
+/// most operations (a write on a busy connection, a read) cost no system call and no context
+/// switch.
+pub struct WakeGate {
+    waker: Arc<Waker>,
+    /// The armed deadline in monotonic µs; `u64::MAX`: none. 0 until the worker's first drive
+    /// (which happens at once after registration), so nobody wakes it before.
+    armed: AtomicU64,
+}
+
+impl WakeGate {
+    fn new(waker: Arc<Waker>) -> Self {
+        WakeGate {
+            waker,
+            armed: AtomicU64::new(0),
+        }
+    }
+
+    /// By the worker, at the end of a drive: the next deadline it will look at (`None`: only on
+    /// readability or a wake-up).
+    pub fn arm(&self, due: Option<u64>) {
+        self.armed.store(due.unwrap_or(u64::MAX), Ordering::Relaxed);
+    }
+
+    /// By an application thread: signals the worker if `due` (the engine's next deadline,
+    /// monotonic µs) comes before the armed one.
+    pub fn wake_if_sooner(&self, due: Option<u64>) {
+        let due = due.unwrap_or(u64::MAX);
+        if due < self.armed.load(Ordering::Relaxed) {
+            self.armed.store(due, Ordering::Relaxed);
+            self.waker.wake();
+        }
+    }
+
+    /// Signals the worker whatever its deadline (a state change it must notice, like closing).
+    pub fn wake(&self) {
+        self.waker.wake();
+    }
+}
+
 /// Most worker threads a runtime may have.
 pub const MAX_THREADS: usize = 256;
 
@@ -168,19 +211,19 @@ impl Runtime {
         self.inner.workers.lock().map_or(0, |w| w.len())
     }
 
-    /// Builds a driven socket around the waker of the least-loaded worker (the socket signals
-    /// it after work from application threads, so the worker re-reads its deadline) and hands
-    /// it to that worker.
+    /// Builds a driven socket around a [`WakeGate`] of the least-loaded worker (the socket
+    /// signals it when work from application threads comes due sooner) and hands it to that
+    /// worker.
     pub fn register<T: Driven + 'static>(
         &self,
-        build: impl FnOnce(Arc<Waker>) -> io::Result<Arc<T>>,
+        build: impl FnOnce(WakeGate) -> io::Result<Arc<T>>,
     ) -> io::Result<Arc<T>> {
         let workers = self.inner.workers.lock().unwrap_or_else(|e| e.into_inner());
         let worker = workers
             .iter()
             .min_by_key(|w| w.load.load(Ordering::Relaxed))
             .ok_or_else(|| io::Error::other("runtime has no workers"))?;
-        let driven = build(worker.waker.clone())?;
+        let driven = build(WakeGate::new(worker.waker.clone()))?;
         worker.load.fetch_add(1, Ordering::Relaxed);
         let as_dyn: Arc<dyn Driven> = driven.clone();
         if worker.tx.send(as_dyn).is_err() {

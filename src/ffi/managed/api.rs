@@ -22,6 +22,7 @@ use crate::ffi::sockaddr;
 use crate::ffi::socket::{live, UtpSocket};
 use crate::ffi::types::callback::{UTP_ON_ACCEPT, UTP_ON_READ};
 use crate::proto::{ConnectionError, State, StreamError};
+use crate::runtime::clock;
 use crate::runtime::pool::Runtime;
 use crate::runtime::udp::{UdpOptions, UdpSocket};
 use core::ffi::{c_int, c_void};
@@ -105,11 +106,13 @@ fn retry<T>(
             }
             let mut changed = false;
             let answer = attempt(&mut changed);
-            (answer, changed)
+            let due =
+                (answer.is_some() || changed).then(|| m.engine_due(clock::monotonic_micros()));
+            (answer, due)
         };
-        let (answer, changed) = answer;
-        if answer.is_some() || changed {
-            m.after_call();
+        let (answer, due) = answer;
+        if let Some(due) = due {
+            m.after_call(due);
         }
         if answer.is_some() {
             return Ok(answer);
@@ -163,14 +166,14 @@ pub unsafe extern "C" fn utp_managed_create(
         });
         // SAFETY: a fresh context no other thread knows of yet.
         unsafe { (*ctx).managed = Some(io.clone()) };
-        let registered = runtime.register(|waker| {
+        let registered = runtime.register(|wake| {
             let managed = Arc::new(Managed {
                 ctx: super::ContextPtr(ctx),
                 lock: ReentrantMutex::new(()),
                 progress: Mutex::new(Progress::default()),
                 changed: Condvar::new(),
                 io,
-                waker,
+                wake,
                 closing: AtomicBool::new(false),
                 closing_since: AtomicU64::new(0),
                 handler: Mutex::new((None, 0)),
@@ -228,7 +231,9 @@ pub unsafe extern "C" fn utp_managed_destroy(ctx: *mut UtpContext) -> c_int {
                 dispatch(ctx, now);
             }
         }
-        m.after_call();
+        // The worker must notice `closing` whatever its deadline.
+        m.bump();
+        m.wake.wake();
         // The worker drives the closing connections and stops when they are done.
         {
             let mut p = m.progress.lock();

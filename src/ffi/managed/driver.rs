@@ -7,18 +7,13 @@ use crate::ffi::api_context::{
 };
 use crate::ffi::sockaddr;
 use crate::runtime::clock;
-use crate::runtime::driver::SHUTDOWN_GRACE;
+use crate::runtime::driver::{DATAGRAM, RECV_BATCH, SHUTDOWN_GRACE};
 use crate::runtime::pool::{Driven, Next};
 use crate::runtime::udp::IcmpKind;
 use std::cell::RefCell;
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::Ordering;
-
-/// Datagrams read per pass before timers get their turn.
-const RECV_BATCH: usize = 256;
-/// Largest datagram received.
-const DATAGRAM: usize = 65_536;
 
 thread_local! {
     /// The worker's receive buffer.
@@ -163,16 +158,12 @@ impl Driven for Managed {
                 self.changed.notify_all();
                 return Next::Finished;
             }
-            // SAFETY: live context, lock held, no other borrow.
-            let (deadline, engine_now) =
-                unsafe { ((*ctx).endpoint.poll_timeout(), (*ctx).last_now) };
-            // Engine time is the context's clock (the application's clock callbacks, if any):
-            // convert the deadline to a delay from the engine's last reading.
-            let mut due = deadline.map(|d| now + d.as_micros().saturating_sub(engine_now));
+            let mut due = self.engine_due(now);
             if self.closing.load(Ordering::Acquire) {
                 let recheck = now + 100_000;
                 due = Some(due.map_or(recheck, |d| d.min(recheck)));
             }
+            self.wake.arm(due);
             due
         };
         self.bump();

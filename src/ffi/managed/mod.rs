@@ -22,11 +22,10 @@ pub mod api;
 mod driver;
 mod io;
 
-use super::context::UtpContext;
+use super::context::{UtpContext, CONTEXT_ALIVE};
 use super::socket::UtpSocket;
 use crate::runtime::clock;
-use crate::runtime::pool::Runtime;
-use crate::runtime::wake::Waker;
+use crate::runtime::pool::{Runtime, WakeGate};
 pub use io::ManagedIo;
 use parking_lot::{Condvar, Mutex, ReentrantMutex, RwLock};
 use std::cell::Cell;
@@ -97,7 +96,7 @@ pub struct Managed {
     /// The UDP socket.
     pub io: Arc<ManagedIo>,
     /// Wakes the worker driving this context.
-    waker: Arc<Waker>,
+    wake: WakeGate,
     /// `utp_managed_destroy` has begun: connections are closing.
     closing: AtomicBool,
     /// When closing began (monotonic µs; 0 before).
@@ -123,12 +122,32 @@ impl Managed {
         self.changed.notify_all();
     }
 
-    /// After a call from an application thread: wake blocked helpers, and the worker so that
-    /// it re-reads the context's next deadline.
-    fn after_call(&self) {
+    /// The context's next engine deadline in monotonic µs. Engine time is the context's clock
+    /// (the application's clock callbacks, if any): the deadline is converted as a delay from
+    /// the engine's last reading. Call with the lock held.
+    fn engine_due(&self, now: u64) -> Option<u64> {
+        let ctx = self.ctx();
+        // SAFETY: the lock is held; the context is freed only by `utp_managed_destroy` after
+        // its worker stopped, and the marker check refuses one being freed.
+        unsafe {
+            if (*ctx).magic != CONTEXT_ALIVE {
+                return None;
+            }
+            let engine_now = (*ctx).last_now;
+            (*ctx)
+                .endpoint
+                .poll_timeout()
+                .map(|d| now + d.as_micros().saturating_sub(engine_now))
+        }
+    }
+
+    /// After a call from an application thread that changed the context (`due`: its next
+    /// deadline, from [`Managed::engine_due`] under the lock): wake blocked helpers, and the
+    /// worker if that deadline comes before the one it armed.
+    fn after_call(&self, due: Option<u64>) {
         self.bump();
         if !DRIVING.with(|d| d.get()) {
-            self.waker.wake();
+            self.wake.wake_if_sooner(due);
         }
     }
 
@@ -198,11 +217,21 @@ pub fn locked<T>(m: Option<Arc<Managed>>, body: impl FnOnce() -> T) -> T {
     match m {
         None => body(),
         Some(m) => {
-            let result = {
+            let (result, due) = {
                 let _held = m.lock.lock();
-                body()
+                let result = body();
+                // The worker's own calls (it re-reads the deadline when its drive ends) skip it.
+                let driving = DRIVING.with(|d| d.get());
+                (
+                    result,
+                    if driving {
+                        None
+                    } else {
+                        m.engine_due(clock::monotonic_micros())
+                    },
+                )
             };
-            m.after_call();
+            m.after_call(due);
             result
         }
     }
