@@ -3,8 +3,9 @@
 //! tokio.
 #![allow(clippy::disallowed_methods)] // Tests of the runtime measure wall-clock time.
 
+mod common;
+use common::{localhost, pattern};
 use std::io::ErrorKind;
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,23 +16,6 @@ use utp::stream_async::{AsyncUtpSocket, AsyncUtpStream};
 
 /// Bound on any one test step that should finish promptly: a hang fails instead of blocking.
 const STEP: Duration = Duration::from_secs(60);
-
-fn localhost() -> SocketAddr {
-    "127.0.0.1:0".parse().unwrap()
-}
-
-/// Deterministic test data: byte i of stream `seed`.
-fn pattern(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
 
 /// Waits until `count` is not zero.
 async fn until_nonzero(count: &AtomicU64) {

@@ -1,28 +1,13 @@
 //! The managed runtime over real loopback UDP, through the blocking stream API.
 #![allow(clippy::disallowed_methods)] // Tests of the runtime measure wall-clock time.
 
+mod common;
+use common::{localhost, pattern};
 use std::io::{ErrorKind, Read, Write};
-use std::net::{Shutdown, SocketAddr};
+use std::net::Shutdown;
 use std::thread;
 use std::time::Duration;
 use utp::stream::{UtpSocket, UtpStream};
-
-fn localhost() -> SocketAddr {
-    "127.0.0.1:0".parse().unwrap()
-}
-
-/// Deterministic test data: byte i of stream `seed`.
-fn pattern(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
 
 fn pair() -> (UtpSocket, UtpSocket, UtpStream, UtpStream) {
     let server = UtpSocket::bind(localhost()).unwrap();

@@ -1,0 +1,21 @@
+//! Helpers shared by the loopback stream tests (`tests/stream.rs`, `tests/async_stream.rs`).
+
+use std::net::SocketAddr;
+
+/// An address to bind on loopback with a port the system picks.
+pub fn localhost() -> SocketAddr {
+    "127.0.0.1:0".parse().unwrap()
+}
+
+/// Deterministic test data: byte i of stream `seed`.
+pub fn pattern(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
