@@ -36,6 +36,11 @@ pub struct ConnectionStats {
     pub queuing_delay: Duration,
     /// Current largest datagram size in use.
     pub mtu: u32,
+    /// Current size of the send buffer in bytes (it follows the congestion window).
+    pub send_buffer: u64,
+    /// Current size of the receive buffer in bytes (it follows what the peer delivers per
+    /// round trip).
+    pub recv_buffer: u64,
 }
 
 /// Per-endpoint counters. The size buckets are libutp's (`utp_context_stats`): datagram lengths
