@@ -4,8 +4,7 @@
 //! The simulator keeps one link per (from, to) address pair, so flows between the same two
 //! addresses share every impairment of that direction, its bottleneck included, with no change
 //! to the simulator. Incoming datagrams are routed by their first byte: the NewReno model's
-//! [`TAG`](super::newreno::wire::TAG) can never begin a uTP datagram (see
-//! [`wire`](super::newreno::wire)).
+//! [`wire::TAG`] can never begin a uTP datagram.
 
 use super::app::EndpointNode;
 use super::newreno::{wire, RenoNode};
