@@ -13,7 +13,6 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::time::Duration;
 use utp::proto::Instant;
-use utp::sim::LinkConfig;
 
 const SECOND: Duration = Duration::from_secs(1);
 
@@ -24,19 +23,17 @@ fn at(d: Duration) -> Instant {
 /// NewReno alone on 100 Mbit/s with a 20 ms RTT: payload goodput over 5-15 s as a share of the
 /// link, for a queue of `queue_time`.
 fn newreno_alone(seed: u64, queue_time: Duration) -> f64 {
-    let one_way = Duration::from_millis(10);
     let flows = Flows {
         utp: false,
         reno: Some((Instant::ZERO, None)),
     };
-    let mut duo = Duo::new(
-        seed,
-        flows,
-        RATE_100M,
+    let path = Path {
+        rate: RATE_100M,
         queue_time,
-        data_link(RATE_100M, queue_time, 0.0, one_way),
-        LinkConfig::new().delay(one_way),
-    );
+        loss: 0.0,
+        one_way: Duration::from_millis(10),
+    };
+    let mut duo = Duo::new(seed, flows, path);
     duo.sim.run_for(5 * SECOND);
     let (_, bytes) = duo.run_measuring(10 * SECOND);
     let s = duo.sim.node(duo.a).newreno().sender().stats();
@@ -80,15 +77,13 @@ fn lossy_path_goodput(utp: bool) -> f64 {
         utp,
         reno: (!utp).then_some((Instant::ZERO, None)),
     };
-    let queue_time = 2 * LOSS_ONE_WAY;
-    let mut duo = Duo::new(
-        LOSS_SEED,
-        flows,
-        RATE_100M,
-        queue_time,
-        data_link(RATE_100M, queue_time, LOSS, LOSS_ONE_WAY),
-        LinkConfig::new().delay(LOSS_ONE_WAY),
-    );
+    let path = Path {
+        rate: RATE_100M,
+        queue_time: 2 * LOSS_ONE_WAY,
+        loss: LOSS,
+        one_way: LOSS_ONE_WAY,
+    };
+    let mut duo = Duo::new(LOSS_SEED, flows, path);
     duo.sim.run_for(WARM_UP);
     let (u, r) = duo.run_measuring(MEASURE);
     let lost = duo.sim.link_stats(addr_a(), addr_b()).lost_random;
@@ -238,21 +233,18 @@ fn first_window(bins: &[Bin], from: Duration, good: impl Fn(f64) -> bool) -> Opt
 fn target_yield_to_newreno() {
     // 100 Mbit/s, 20 ms RTT, a 250 ms queue: NewReno fills any queue, so LEDBAT, aiming at 100 ms
     // of queueing delay, has to give the link up.
-    let one_way = Duration::from_millis(10);
-    let queue_time = Duration::from_millis(250);
+    let path = Path {
+        rate: RATE_100M,
+        queue_time: Duration::from_millis(250),
+        loss: 0.0,
+        one_way: Duration::from_millis(10),
+    };
     let (start, stop, end) = (5 * SECOND, 15 * SECOND, 19 * SECOND);
     let flows = Flows {
         utp: true,
         reno: Some((at(start), Some(at(stop)))),
     };
-    let mut duo = Duo::new(
-        604,
-        flows,
-        RATE_100M,
-        queue_time,
-        data_link(RATE_100M, queue_time, 0.0, one_way),
-        LinkConfig::new().delay(one_way),
-    );
+    let mut duo = Duo::new(604, flows, path);
     let (bins, csv) = sample(&mut duo, Duration::from_millis(100), end, (start, stop));
     let path = csv_path();
     match std::fs::write(&path, csv) {

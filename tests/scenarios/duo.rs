@@ -28,14 +28,41 @@ pub fn verdict(ok: bool) -> &'static str {
     }
 }
 
-/// A→B: a bottleneck of `rate` bytes/s whose queue holds `queue_time` at that rate, then random
-/// `loss` (0 for none), then `one_way` of propagation. The bottleneck comes first so that a hook,
-/// which sees datagrams as they are sent, can mirror its queue.
-pub fn data_link(rate: u64, queue_time: Duration, loss: f64, one_way: Duration) -> LinkConfig {
-    let queue = (rate as f64 * queue_time.as_secs_f64()) as u64;
-    let link = LinkConfig::new().bottleneck(rate, queue);
-    let link = if loss > 0.0 { link.loss(loss) } else { link };
-    link.delay(one_way)
+/// The path from A to B and back.
+#[derive(Debug, Clone, Copy)]
+pub struct Path {
+    /// Bottleneck rate on A→B, bytes per second.
+    pub rate: u64,
+    /// Depth of the bottleneck's queue, as the time it takes to drain at `rate`.
+    pub queue_time: Duration,
+    /// Random loss on A→B after the bottleneck (0 for none).
+    pub loss: f64,
+    /// Propagation delay each way.
+    pub one_way: Duration,
+}
+
+impl Path {
+    /// Queue capacity in bytes.
+    pub fn queue(&self) -> u64 {
+        (self.rate as f64 * self.queue_time.as_secs_f64()) as u64
+    }
+
+    /// A→B: the bottleneck, then the loss, then propagation. The bottleneck comes first so that
+    /// a hook, which sees datagrams as they are sent, can mirror its queue.
+    pub fn data_link(&self) -> LinkConfig {
+        let link = LinkConfig::new().bottleneck(self.rate, self.queue());
+        let link = if self.loss > 0.0 {
+            link.loss(self.loss)
+        } else {
+            link
+        };
+        link.delay(self.one_way)
+    }
+
+    /// B→A: propagation only.
+    pub fn ack_link(&self) -> LinkConfig {
+        LinkConfig::new().delay(self.one_way)
+    }
 }
 
 /// Which flows a run carries.
@@ -56,16 +83,8 @@ pub struct Duo {
 }
 
 impl Duo {
-    /// Hosts with `flows` over `ab` (data direction, built by [`data_link`] from `rate` and
-    /// `queue_time`) and `ba`; the uTP transfer, if any, is started.
-    pub fn new(
-        default_seed: u64,
-        flows: Flows,
-        rate: u64,
-        queue_time: Duration,
-        ab: LinkConfig,
-        ba: LinkConfig,
-    ) -> Duo {
+    /// Hosts with `flows` over `path`; the uTP transfer, if any, is started.
+    pub fn new(default_seed: u64, flows: Flows, path: Path) -> Duo {
         let seed = seed_from_env(default_seed);
         let mut sim = Sim::new(seed);
         let endpoint = |salt: u64| {
@@ -97,10 +116,9 @@ impl Duo {
         }
         let a = sim.add_node(addr_a(), host_a);
         let b = sim.add_node(addr_b(), host_b);
-        sim.set_link(addr_a(), addr_b(), ab);
-        sim.set_link(addr_b(), addr_a(), ba);
-        let queue = (rate as f64 * queue_time.as_secs_f64()) as u64;
-        let probe = QueueProbe::install(&mut sim, rate, queue);
+        sim.set_link(addr_a(), addr_b(), path.data_link());
+        sim.set_link(addr_b(), addr_a(), path.ack_link());
+        let probe = QueueProbe::install(&mut sim, path.rate, path.queue());
         if flows.utp {
             let to = addr_b();
             sim.with_node(a, |h, now| {
