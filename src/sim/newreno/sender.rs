@@ -251,7 +251,8 @@ impl RenoSender {
         let end = offset + len;
         if offset < self.max {
             self.stats.retransmits += 1;
-            // Karn: no RTT sample from anything sent while a retransmission is outstanding.
+            // Karn's rule: nothing sent twice is timed, and the segment being timed is given up,
+            // its ACK now waiting on this retransmission.
             self.timing = None;
         } else if self.timing.is_none() {
             self.timing = Some((end, now));
