@@ -150,22 +150,6 @@ pub const IMPOSSIBLE_DELAY_SAMPLES: u32 = 8;
 /// round (see `Round`). Our own choice.
 pub const RESPONSE_PER_RTT: f64 = 0.5;
 
-/// After a loss, the target is lowered to this fraction of the queueing delay measured when
-/// it happened: 3/4. A queue that overflows below LEDBAT's target (a shallow router buffer, a
-/// small socket receive buffer in front of the peer) would otherwise be filled to overflowing
-/// again and again, since the delay never reaches the target that would stop the growth. Our
-/// own choice (RFC 6817 section 4.1 notes LEDBAT reverts to loss-based behaviour there).
-pub const LOSS_TARGET_FRACTION: f64 = 0.75;
-
-/// How long a lowered target holds after the loss that lowered it: 30 s, after which the
-/// configured target is tried again (the queue may have grown, or the loss was random). Our
-/// own choice.
-pub const LOSS_TARGET_HOLD: Duration = Duration::from_secs(30);
-
-/// Lowest target a loss can set: 100 µs, about the resolution of the delay samples on a fast
-/// path. Our own choice.
-pub const MIN_LOSS_TARGET: Duration = Duration::from_micros(100);
-
 /// Cap of the fairness gain as a share of the window: 1/16. Each connection settles where
 /// its fairness gain equals its delay response, `(delay - target) / rtt = 2 * gain / window`;
 /// a square-root gain makes that the same window for connections sharing a queue (so they
@@ -206,8 +190,6 @@ pub struct Ledbat {
     round: Round,
     /// Window, ssthresh and slow-start flag before the last cut, for undoing it.
     before_cut: Option<(f64, Option<usize>, bool)>,
-    /// A target below the configured one (µs) and when a loss set it.
-    loss_target: Option<(f64, Instant)>,
 }
 
 impl Ledbat {
@@ -228,7 +210,6 @@ impl Ledbat {
             last_cut: None,
             round: Round::halving(0.0),
             before_cut: None,
-            loss_target: None,
         };
         let initial = cc.config.initial_window_packets.saturating_mul(cc.mss);
         cc.cwnd = cc.clamp(initial as f64);
@@ -292,34 +273,6 @@ impl Ledbat {
             self.config.target
         };
         target.as_micros() as f64
-    }
-
-    /// The target the window aims at now: the configured one, or less while a recent loss
-    /// showed that the path's queue overflows below it (see [`LOSS_TARGET_FRACTION`]).
-    fn effective_target(&self, now: Instant) -> f64 {
-        let target = self.target_micros();
-        match self.loss_target {
-            Some((limit, at)) if now.saturating_duration_since(at) < LOSS_TARGET_HOLD => {
-                target.min(limit)
-            }
-            _ => target,
-        }
-    }
-
-    /// The target in use now (below the configured one for a while after a loss showed the
-    /// path's queue to be shorter).
-    pub fn current_target(&self, now: Instant) -> Duration {
-        Duration::from_micros(self.effective_target(now) as u64)
-    }
-
-    /// Records the queueing delay at which a loss happened: the queue is shorter than the
-    /// target, so the target is lowered below it for [`LOSS_TARGET_HOLD`].
-    fn note_loss_delay(&mut self, now: Instant) {
-        let at_loss = self.control_delay(self.last_rtt).as_micros() as f64;
-        let limit = (at_loss * LOSS_TARGET_FRACTION).max(MIN_LOSS_TARGET.as_micros() as f64);
-        if limit < self.target_micros() {
-            self.loss_target = Some((limit, now));
-        }
     }
 
     /// Our direction: the timestamp difference the peer reported in a packet it sent us (its
@@ -432,7 +385,7 @@ impl Ledbat {
     /// full in the last second. Decreases apply regardless.
     pub fn on_ack(
         &mut self,
-        now: Instant,
+        _now: Instant,
         bytes_acked: usize,
         flight_before: usize,
         rtt: Option<Duration>,
@@ -450,7 +403,7 @@ impl Ledbat {
         self.round.acked += acked;
 
         let cwnd = self.cwnd;
-        let target = self.effective_target(now);
+        let target = self.target_micros();
         let delay = self.control_delay(rtt).as_micros() as f64;
         let using_window = flight_before.saturating_mul(2) >= self.window();
 
@@ -519,7 +472,6 @@ impl Ledbat {
             }
         }
         self.last_cut = Some(now);
-        self.note_loss_delay(now);
         self.before_cut = Some((self.cwnd, self.ssthresh, self.slow_start));
         self.cwnd = self.clamp(self.cwnd / 2.0);
         self.ssthresh = Some(self.window());

@@ -561,35 +561,6 @@ fn a_queuing_delay_beyond_the_round_trip_restarts_the_delay_base() {
 }
 
 #[test]
-fn a_loss_below_the_target_lowers_it_for_a_while() {
-    let mut cc = with_initial_packets(40);
-    set_base(&mut cc, at_ms(0));
-    set_delay(&mut cc, at_ms(0), 20_000);
-    assert_eq!(cc.current_target(at_ms(0)), Duration::from_millis(100));
-    cc.on_loss(at_ms(10), Duration::from_millis(50));
-    // The queue overflowed at 20 ms: aim at 3/4 of that.
-    assert_eq!(cc.current_target(at_ms(10)), Duration::from_millis(15));
-    // At 40 ms of delay the window now shrinks where it would have grown.
-    // (The round after a cut may not shrink the window further; the next one does.)
-    set_delay(&mut cc, at_ms(300), 40_000);
-    ack_one_window(&mut cc, at_ms(400), Some(Duration::from_millis(60)));
-    let before = cc.window();
-    ack_one_window(&mut cc, at_ms(500), Some(Duration::from_millis(60)));
-    assert!(cc.window() < before, "{} >= {before}", cc.window());
-    // The configured target comes back after the hold time.
-    assert_eq!(
-        cc.current_target(at_ms(10) + super::ledbat::LOSS_TARGET_HOLD),
-        Duration::from_millis(100)
-    );
-    // A loss at a delay beyond the target changes nothing.
-    let mut deep = with_initial_packets(40);
-    set_base(&mut deep, at_ms(0));
-    set_delay(&mut deep, at_ms(0), 2 * TARGET_US);
-    deep.on_loss(at_ms(10), Duration::from_millis(50));
-    assert_eq!(deep.current_target(at_ms(10)), Duration::from_millis(100));
-}
-
-#[test]
 fn a_newcomer_on_the_same_path_takes_half_the_window_and_the_delay_base() {
     let mut old = with_initial_packets(100);
     set_base(&mut old, at_ms(0));
