@@ -10,6 +10,7 @@ mod harness;
 mod acks;
 mod handshake;
 mod overflow;
+mod pmtu;
 mod scale;
 mod targets;
 mod teardown;

@@ -11,9 +11,13 @@
 
 mod incoming;
 mod outgoing;
+mod pmtu;
 mod timer;
 
+pub use pmtu::BLACK_HOLE_TIMEOUTS;
 pub use timer::{Timer, TimerTable};
+
+use outgoing::Written;
 
 use crate::proto::config::Config;
 use crate::proto::congestion::pacer::DEFAULT_BURST;
@@ -21,6 +25,7 @@ use crate::proto::congestion::{Ledbat, LedbatConfig, Pacer};
 use crate::proto::endpoint::ConnectionHandle;
 use crate::proto::error::{ConnectionError, StreamError};
 use crate::proto::event::Event;
+use crate::proto::mtu::PmtuSearch;
 use crate::proto::packet::Header;
 use crate::proto::packet::HEADER_LEN;
 use crate::proto::reliability::recv_buffer::RecvBuffer;
@@ -58,6 +63,12 @@ pub struct Connection {
     state: State,
     config: Config,
     packet_size: usize,
+    /// Path-MTU discovery; `packet_size` follows its confirmed size.
+    pmtu: PmtuSearch,
+    /// Sequence number of the outstanding path-MTU probe.
+    probe_seq: Option<SeqNr>,
+    /// The search learned something the endpoint's cache has not seen.
+    pmtu_learned: bool,
 
     send: SendQueue,
     unsent: VecDeque<u8>,
@@ -153,11 +164,8 @@ impl Connection {
         config: &Config,
         now: Instant,
     ) -> Self {
-        let packet_size = if remote.is_ipv4() {
-            config.max_packet_size_v4
-        } else {
-            config.max_packet_size_v6
-        };
+        let pmtu = pmtu::search_for(remote, config);
+        let packet_size = pmtu.current();
         let mss = payload_size(packet_size);
         let cc_config = LedbatConfig {
             target: config.target_delay,
@@ -172,6 +180,9 @@ impl Connection {
             state,
             config: config.clone(),
             packet_size,
+            pmtu,
+            probe_seq: None,
+            pmtu_learned: false,
             send: SendQueue::new(first_seq, mss),
             unsent: VecDeque::new(),
             recv: RecvBuffer::new(config.recv_buffer, mss, ack_nr),
@@ -324,6 +335,7 @@ impl Connection {
         s.rto = self.rtt.rto();
         s.queuing_delay = self.cc.queuing_delay().unwrap_or_default();
         s.mtu = self.packet_size as u32;
+        s.pmtu_searching = !self.pmtu.is_converged() && self.config.pmtu_discovery;
         s
     }
 
@@ -468,17 +480,6 @@ impl Connection {
         self.fail(now, error, events);
     }
 
-    /// The path cannot carry datagrams larger than `mtu` (ICMP fragmentation needed): packets
-    /// built from now on fit it. Values below the engine's minimum are ignored.
-    pub(crate) fn lower_packet_size(&mut self, mtu: usize) {
-        if (crate::proto::config::MIN_PACKET_SIZE..self.packet_size).contains(&mtu) {
-            log::info!(target: "utp::mtu", "connection to {}: packet size {} -> {mtu} (ICMP)", self.remote, self.packet_size);
-            self.packet_size = mtu;
-            self.cc.set_mss(mtu);
-            self.send.set_payload_capacity(payload_size(mtu));
-        }
-    }
-
     /// Shuts down our sending side: a FIN follows the data already written.
     pub fn shutdown_write(&mut self) {
         self.write_shutdown = true;
@@ -594,6 +595,7 @@ impl Connection {
                 // Nothing to do: the endpoint polls the connection for transmits after this.
                 Timer::Pace => {}
                 Timer::Loss => self.detect_losses(now),
+                Timer::Pmtu => self.on_pmtu_timer(now),
                 Timer::Idle => {
                     if self.state == State::Connected {
                         self.fail(now, ConnectionError::TimedOut, events);
@@ -620,7 +622,9 @@ impl Connection {
             return;
         };
         let (lost, next) = self.send.detect_losses(now, rtt, self.reo_wnd());
-        if lost > 0 {
+        // A lost probe was too big, not a sign of congestion.
+        let probe_lost = self.fail_probe_if_lost(now);
+        if lost > usize::from(probe_lost) {
             self.on_congestion_loss(now);
         }
         match next {
@@ -645,6 +649,15 @@ impl Connection {
 
     fn on_retransmit_timeout(&mut self, now: Instant, events: &mut EventQueue) {
         if self.send.is_empty() {
+            return;
+        }
+        // A probe still unanswered has failed. When probes are all that is outstanding, the
+        // timeout is theirs, not the path's: resend them small, without backoff or window cut.
+        let probe_pending = self.probe_seq.is_some();
+        self.fail_probe(now);
+        if probe_pending && self.send.len() == self.send.probe_count() {
+            self.send.mark_all_lost();
+            self.timers.set(Timer::Retransmit, now + self.rtt.rto());
             return;
         }
         // A peer that keeps answering while its window is closed is alive: the timeouts are
@@ -679,6 +692,9 @@ impl Connection {
         self.undescribed = 0;
         self.send.mark_all_lost();
         self.dup_acks = 0;
+        if self.state == State::Connected {
+            self.check_black_hole(now);
+        }
         self.timers.set(Timer::Retransmit, now + self.rtt.rto());
     }
 }
