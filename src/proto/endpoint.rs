@@ -716,9 +716,9 @@ impl Endpoint {
 
     /// The connection that sent `original` to `remote`: by its connection id, trying the
     /// neighbouring ids as libutp does (a SYN carries our receive id, other packets our send
-    /// id).
+    /// id). Only the fixed header is read: ICMP quotes may cut a probe's padding short.
     fn find_icmp_target(&self, remote: SocketAddr, original: &[u8]) -> Option<ConnectionHandle> {
-        let header = Packet::decode(original).ok()?.header;
+        let header = Header::decode(original).ok()?;
         self.find_reset_target(remote, header.connection_id)
     }
 

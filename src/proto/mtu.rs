@@ -20,6 +20,7 @@
 //! `confirmed` and `too_big`.
 
 use crate::proto::time::Instant;
+use core::net::SocketAddr;
 use core::time::Duration;
 
 /// IP and UDP header bytes over IPv4: 20 (RFC 791) + 8 (RFC 768).
@@ -55,6 +56,18 @@ pub const ETHERNET_V6: usize = 1500 - IPV6_OVERHEAD;
 /// byte (RFC 8899 section 5.3.2 leaves the step to the implementation).
 pub const CONVERGED_WITHIN: usize = 16;
 
+/// The largest uTP packet (UDP payload) that fits an IP path MTU of `mtu` bytes towards
+/// `remote` (IPv4-mapped IPv6 addresses travel as IPv4), or `None` when the headers alone do
+/// not fit. ICMP reports IP sizes; the engine counts UDP payloads.
+pub fn packet_size_for_mtu(remote: SocketAddr, mtu: usize) -> Option<usize> {
+    let ipv4 = match remote {
+        SocketAddr::V4(_) => true,
+        SocketAddr::V6(a) => a.ip().to_ipv4_mapped().is_some(),
+    };
+    let overhead = if ipv4 { IPV4_OVERHEAD } else { IPV6_OVERHEAD };
+    mtu.checked_sub(overhead).filter(|&size| size > 0)
+}
+
 /// Whether the search has anything left to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
@@ -82,6 +95,9 @@ pub struct PmtuSearch {
     tried_ceiling: bool,
     /// The Ethernet size was probed since the search (re)started.
     tried_common: bool,
+    /// The size an ICMP message reported, probed next (libutp does the same): the report is
+    /// a hint until a probe confirms it (RFC 8899 section 4.6.2).
+    reported: Option<usize>,
 }
 
 impl PmtuSearch {
@@ -113,6 +129,7 @@ impl PmtuSearch {
             raise_interval,
             tried_ceiling: false,
             tried_common: false,
+            reported: None,
         }
     }
 
@@ -181,7 +198,13 @@ impl PmtuSearch {
         if self.check_converged(now) {
             return None;
         }
-        let size = if !self.tried_ceiling && self.too_big > self.ceiling {
+        let reported = self
+            .reported
+            .take()
+            .filter(|&r| r > self.confirmed && r < self.too_big);
+        let size = if let Some(r) = reported {
+            r
+        } else if !self.tried_ceiling && self.too_big > self.ceiling {
             self.ceiling
         } else if !self.tried_common && self.common > self.confirmed && self.common < self.too_big {
             self.common
@@ -250,6 +273,7 @@ impl PmtuSearch {
             self.probe = None;
         }
         self.too_big = self.too_big.min(max + 1);
+        self.reported = Some(max);
         let fell = self.confirmed > max;
         if fell {
             self.confirmed = max;
@@ -421,8 +445,9 @@ mod tests {
         s.on_packet_too_big(t(0), 1300, 150);
         assert_eq!(s.probe_in_flight(), None);
         assert_eq!(s.current(), BASE);
-        let (_, result) = run(&mut s, 1300);
-        assert!(result > 1300 - CONVERGED_WITHIN && result <= 1300);
+        let (probes, result) = run(&mut s, 1300);
+        assert_eq!(probes, vec![1300], "the reported size is probed first");
+        assert_eq!(result, 1300);
     }
 
     #[test]
@@ -436,6 +461,17 @@ mod tests {
         let mut at_floor = v4(ETHERNET_V4);
         at_floor.on_black_hole();
         assert_eq!(at_floor.on_black_hole(), None, "nothing below the floor");
+    }
+
+    #[test]
+    fn ip_mtus_become_packet_sizes_by_family() {
+        let v4: SocketAddr = "10.0.0.1:1".parse().unwrap();
+        let v6: SocketAddr = "[fd00::1]:1".parse().unwrap();
+        let mapped: SocketAddr = "[::ffff:10.0.0.1]:1".parse().unwrap();
+        assert_eq!(packet_size_for_mtu(v4, 1500), Some(1472));
+        assert_eq!(packet_size_for_mtu(mapped, 1500), Some(1472));
+        assert_eq!(packet_size_for_mtu(v6, 1280), Some(IPV6_FLOOR));
+        assert_eq!(packet_size_for_mtu(v6, 48), None);
     }
 
     #[test]
