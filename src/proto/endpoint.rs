@@ -769,4 +769,6 @@ impl Endpoint {
 }
 
 #[cfg(test)]
+mod pmtu_tests;
+#[cfg(test)]
 mod tests;
