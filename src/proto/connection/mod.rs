@@ -103,6 +103,9 @@ pub struct Connection {
     /// The peer has sent a selective ACK: loss detection relies on RACK alone.
     peer_sends_sack: bool,
     consecutive_timeouts: u32,
+    /// The congestion window before the first of the current run of timeouts (restored as the
+    /// slow-start threshold when they turn out to be a path-MTU black hole).
+    window_before_timeouts: usize,
     /// The loss episode under way: the window was cut for a loss among packets sent before
     /// this sequence number, and further losses among them are part of the same congestion
     /// event (RFC 6675 section 5 "RecoveryPoint"; RFC 5681 section 3.2 cuts once per window).
@@ -211,6 +214,7 @@ impl Connection {
             last_ack_timestamp: WireTime::default(),
             peer_sends_sack: false,
             consecutive_timeouts: 0,
+            window_before_timeouts: 0,
             recovery_end: None,
             undescribed: 0,
             early: Vec::new(),
@@ -679,6 +683,9 @@ impl Connection {
             return;
         }
         self.stats.timeouts += 1;
+        if self.consecutive_timeouts == 1 {
+            self.window_before_timeouts = self.cc.window();
+        }
         log::debug!(
             "connection to {} (id {}): retransmission timeout {} ({} packets outstanding)",
             self.remote,

@@ -242,6 +242,9 @@ impl Connection {
             self.undescribed = 0;
             self.rtt.reset_backoff();
             self.timers.stop(Timer::Loss);
+            // The packets vanished for their size, not for congestion.
+            self.cc
+                .resume_after_non_congestion_timeouts(self.window_before_timeouts);
         }
         self.arm_pmtu_timer(now);
     }
