@@ -188,7 +188,13 @@ impl Connection {
             pmtu_learned: false,
             send: SendQueue::new(first_seq, mss),
             unsent: VecDeque::new(),
-            recv: RecvBuffer::new(config.recv_buffer, mss, ack_nr),
+            // The peer's packets may be as large as our ceiling (its search finds the same
+            // path), whatever size we start at: the receive slack takes one of those.
+            recv: RecvBuffer::new(
+                config.recv_buffer,
+                payload_size(config.max_packet_size_v4.max(config.max_packet_size_v6)),
+                ack_nr,
+            ),
             rtt: RttEstimator::new(config.initial_rto, config.min_rto, config.max_rto),
             // The window counts whole datagrams, headers included (as libutp).
             cc: Ledbat::new(cc_config, packet_size),
