@@ -43,7 +43,8 @@ pub struct ConnectionStats {
     pub pmtu_probes_lost: u64,
     /// Times full-size packets vanished and the packet size fell back to the floor.
     pub pmtu_black_holes: u64,
-    /// The path-MTU search is under way (false once converged, and with discovery off).
+    /// The path-MTU search has not converged (it probes only while data waits to be sent, so
+    /// a connection that only receives stays here); false with discovery off.
     pub pmtu_searching: bool,
 }
 
