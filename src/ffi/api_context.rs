@@ -360,9 +360,16 @@ unsafe fn icmp(
     let matched = unsafe {
         match mtu {
             None => (*ctx).endpoint.handle_icmp_error(now, remote, original),
-            Some(mtu) => (*ctx)
-                .endpoint
-                .handle_icmp_fragmentation(remote, original, mtu),
+            // libutp's callers pass the next-hop MTU of the ICMP message, an IP packet size;
+            // the engine counts the UDP payload.
+            Some(mtu) => match crate::proto::mtu::packet_size_for_mtu(remote, usize::from(mtu)) {
+                Some(max) => (*ctx).endpoint.handle_icmp_fragmentation(
+                    remote,
+                    original,
+                    u16::try_from(max).unwrap_or(u16::MAX),
+                ),
+                None => false,
+            },
         }
     };
     // SAFETY: live context, no borrow alive.

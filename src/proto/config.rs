@@ -54,12 +54,27 @@ pub struct Config {
     /// limits a sender that the reader keeps up with. At or below `recv_buffer` it stays fixed,
     /// as libutp's. Default [`DEFAULT_MAX_BUFFER`].
     pub max_recv_buffer: usize,
-    /// Largest datagram (uTP header included) to IPv4 peers. Default 1402, libutp's
-    /// `UTP_GET_UDP_MTU` default (1500 minus IPv4, UDP, GRE, PPPoE, MPPE and a fudge).
+    /// Largest datagram (uTP header included, the UDP payload) to IPv4 peers: the ceiling of
+    /// path-MTU discovery, or the fixed packet size when [`Config::pmtu_discovery`] is off.
+    /// Default 1472: Ethernet's 1500-byte MTU less 20 bytes of IPv4 and 8 of UDP header. A
+    /// runtime may raise it to its interface MTU (jumbo frames, loopback). libutp's fixed size
+    /// is 1402 (1500 less IPv4, UDP, GRE, PPPoE, MPPE and a fudge).
     pub max_packet_size_v4: usize,
-    /// Largest datagram to IPv6 peers. Default 1232 (1280 minimum IPv6 MTU minus 40 + 8), as
-    /// libutp's Teredo-safe value.
+    /// Largest datagram to IPv6 peers, as `max_packet_size_v4`. Default 1452: Ethernet's 1500
+    /// less 40 bytes of IPv6 and 8 of UDP header. libutp always sends 1232 (the 1280-byte IPv6
+    /// minimum less headers, safe over Teredo); with discovery on that is where we start.
     pub max_packet_size_v6: usize,
+    /// Search for the largest packet the path carries (RFC 8899 DPLPMTUD, see
+    /// [`crate::proto::mtu`]): connections start at 1232 bytes, probe upward to the maximum
+    /// packet size with don't-fragment probes, fall back when full-size packets vanish, follow
+    /// ICMP "fragmentation needed", and remember the result per destination. Default on. Off:
+    /// every packet is the maximum packet size (lowered only by ICMP), as libutp with a fixed
+    /// MTU.
+    pub pmtu_discovery: bool,
+    /// How long a converged path-MTU search rests before probing for a larger size again.
+    /// Default 600 s (RFC 8899 section 5.1.1 `PMTU_RAISE_TIMER`; RFC 1191 section 6.3 suggests
+    /// 10 minutes too). Also the lifetime of the per-destination cache entries.
+    pub pmtu_raise_interval: Duration,
     /// Floor of the retransmission timeout. libutp uses 1 s; RFC 6298 section 2.4 says 1 s "SHOULD"
     /// but modern TCP stacks use 200 ms. Default 250 ms: above our delayed-ACK timer plus a typical
     /// scheduling delay, well below libutp's floor.
@@ -120,8 +135,10 @@ impl Default for Config {
             recv_buffer: 1024 * 1024,
             max_send_buffer: DEFAULT_MAX_BUFFER,
             max_recv_buffer: DEFAULT_MAX_BUFFER,
-            max_packet_size_v4: 1402,
-            max_packet_size_v6: 1232,
+            max_packet_size_v4: 1472,
+            max_packet_size_v6: 1452,
+            pmtu_discovery: true,
+            pmtu_raise_interval: Duration::from_secs(600),
             min_rto: Duration::from_millis(250),
             max_rto: Duration::from_secs(60),
             initial_rto: Duration::from_secs(1),
@@ -152,7 +169,8 @@ pub struct ConnectionOptions {
     pub recv_buffer: Option<usize>,
     /// Overrides [`Config::target_delay`].
     pub target_delay: Option<Duration>,
-    /// Overrides the largest datagram size for this peer's address family.
+    /// Overrides the largest datagram size for this peer's address family (the ceiling of the
+    /// path-MTU search; libutp's `UTP_GET_UDP_MTU` answer).
     pub max_packet_size: Option<usize>,
 }
 
@@ -231,6 +249,9 @@ impl Config {
             return Err(ConfigError(
                 "initial_rto must lie within [min_rto, max_rto]",
             ));
+        }
+        if self.pmtu_raise_interval.is_zero() {
+            return Err(ConfigError("pmtu_raise_interval must be positive"));
         }
         if self.max_retransmits == 0 || self.ack_every == 0 {
             return Err(ConfigError(

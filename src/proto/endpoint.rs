@@ -28,6 +28,11 @@ use core::net::SocketAddr;
 use core::time::Duration;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 
+mod mtu_cache;
+
+use mtu_cache::MtuCache;
+pub use mtu_cache::MTU_CACHE_ENTRIES;
+
 /// A datagram the engine wants sent: the bytes are in the buffer given to `poll_transmit`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Transmit {
@@ -143,6 +148,10 @@ pub struct Endpoint {
     reset_tokens: u32,
     reset_refill_at: Instant,
     stats: EndpointStats,
+    /// What path-MTU discovery found per destination host.
+    mtu_cache: MtuCache,
+    /// The latest time given to any input (for inputs that come without one, such as ICMP).
+    last_now: Instant,
 }
 
 impl Endpoint {
@@ -151,6 +160,8 @@ impl Endpoint {
         config.validate()?;
         Ok(Endpoint {
             reset_tokens: config.reset_burst,
+            mtu_cache: MtuCache::new(config.pmtu_raise_interval, MTU_CACHE_ENTRIES),
+            last_now: Instant::ZERO,
             config,
             rng: SplitMix64::new(seed),
             connections: HashMap::new(),
@@ -255,7 +266,7 @@ impl Endpoint {
         let initial_seq = self.initial_seq();
         let handle = self.new_handle();
         let conn = Connection::outgoing(handle, remote, recv_id, initial_seq, &config, now);
-        self.insert(handle, conn);
+        self.insert_resuming_pmtu(now, handle, conn);
         Ok(handle)
     }
 
@@ -300,7 +311,7 @@ impl Endpoint {
             now,
             &mut self.events,
         );
-        self.insert(handle, conn);
+        self.insert_resuming_pmtu(now, handle, conn);
         Ok(handle)
     }
 
@@ -314,6 +325,30 @@ impl Endpoint {
         let h = ConnectionHandle(self.next_handle);
         self.next_handle += 1;
         h
+    }
+
+    /// Inserts a new connection, starting its path-MTU search from what earlier connections to
+    /// the same host found.
+    fn insert_resuming_pmtu(
+        &mut self,
+        now: Instant,
+        handle: ConnectionHandle,
+        mut conn: Connection,
+    ) {
+        self.last_now = self.last_now.max(now);
+        if let Some((confirmed, too_big)) = self.mtu_cache.get(now, conn.remote().ip()) {
+            conn.resume_pmtu(now, confirmed, too_big);
+        }
+        self.insert(handle, conn);
+    }
+
+    /// Copies what connection `handle`'s path-MTU search learned into the per-destination cache.
+    fn remember_pmtu(&mut self, now: Instant, handle: ConnectionHandle) {
+        if let Some(conn) = self.connections.get_mut(&handle) {
+            if let Some(bounds) = conn.take_pmtu_learned() {
+                self.mtu_cache.insert(now, conn.remote().ip(), bounds);
+            }
+        }
     }
 
     /// Adds a connection. When another connection to the same address is live, the new one
@@ -392,6 +427,7 @@ impl Endpoint {
         };
         self.stats.received_by_size[size_bucket(data.len())] += 1;
         self.last_routed = Some(handle);
+        self.last_now = self.last_now.max(now);
         if let Some(conn) = self.connections.get_mut(&handle) {
             conn.handle_packet(now, &packet, &mut self.events);
             if conn.owes_ack() && !conn.listed_for_ack {
@@ -399,6 +435,7 @@ impl Endpoint {
                 self.owing_acks.push(handle);
             }
         }
+        self.remember_pmtu(now, handle);
         self.touch(handle);
         DatagramEvent::Handled
     }
@@ -480,6 +517,7 @@ impl Endpoint {
 
     /// Handles expired timers.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.last_now = self.last_now.max(now);
         while let Some(&Reverse((at, handle))) = self.timers.peek() {
             if at > now {
                 break;
@@ -493,6 +531,7 @@ impl Endpoint {
             }
             conn.scheduled = None;
             conn.handle_timeout(now, &mut self.events);
+            self.remember_pmtu(now, handle);
             self.touch(handle);
         }
     }
@@ -672,8 +711,10 @@ impl Endpoint {
         true
     }
 
-    /// An ICMP "fragmentation needed" for `original` (a datagram we sent to `remote`), with the
-    /// next hop's MTU: later packets of that connection fit it (libutp's
+    /// An ICMP "fragmentation needed" / "packet too big" for `original` (a datagram we sent to
+    /// `remote`), or a local `EMSGSIZE` for it, with `next_hop_mtu` the largest uTP packet
+    /// (UDP payload) that fits: later packets of that connection fit it, a larger path-MTU probe
+    /// outstanding has failed, and the search stays below it (libutp's
     /// `utp_process_icmp_fragmentation`). Returns whether a connection matched.
     pub fn handle_icmp_fragmentation(
         &mut self,
@@ -684,18 +725,20 @@ impl Endpoint {
         let Some(handle) = self.find_icmp_target(remote, original) else {
             return false;
         };
+        let now = self.last_now;
         if let Some(conn) = self.connections.get_mut(&handle) {
-            conn.lower_packet_size(usize::from(next_hop_mtu));
+            conn.lower_packet_size(now, usize::from(next_hop_mtu));
         }
+        self.remember_pmtu(now, handle);
         self.touch(handle);
         true
     }
 
     /// The connection that sent `original` to `remote`: by its connection id, trying the
     /// neighbouring ids as libutp does (a SYN carries our receive id, other packets our send
-    /// id).
+    /// id). Only the fixed header is read: ICMP quotes may cut a probe's padding short.
     fn find_icmp_target(&self, remote: SocketAddr, original: &[u8]) -> Option<ConnectionHandle> {
-        let header = Packet::decode(original).ok()?.header;
+        let header = Header::decode(original).ok()?;
         self.find_reset_target(remote, header.connection_id)
     }
 
@@ -745,5 +788,7 @@ impl Endpoint {
     }
 }
 
+#[cfg(test)]
+mod pmtu_tests;
 #[cfg(test)]
 mod tests;

@@ -11,6 +11,7 @@ pub mod connection;
 pub mod endpoint;
 pub mod error;
 pub mod event;
+pub mod mtu;
 pub mod packet;
 pub mod reliability;
 pub mod rng;

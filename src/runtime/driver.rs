@@ -10,8 +10,9 @@
 
 use super::clock;
 use super::pool::{Driven, Next, WakeGate};
-use super::udp::{IcmpKind, UdpSocket};
+use super::udp::{IcmpError, IcmpKind, UdpSocket};
 use super::wakers::Wakers;
+use crate::proto::packet::HEADER_LEN;
 use crate::proto::{ConnectionError, ConnectionHandle, DatagramEvent, Endpoint, Event};
 use parking_lot::{Condvar, Mutex};
 use std::collections::{HashMap, VecDeque};
@@ -154,20 +155,35 @@ impl State {
 
     /// Feeds the socket's queued ICMP errors to the engine; returns how many there were.
     pub fn drain_errors(&mut self, socket: &UdpSocket) -> usize {
+        self.drain_errors_after(socket, None)
+    }
+
+    /// [`State::drain_errors`], pairing a local `EMSGSIZE` (which quotes nothing and, over
+    /// IPv4, names port 0) with `refused`: the destination and header of the don't-fragment
+    /// datagram whose send just failed with it.
+    fn drain_errors_after(
+        &mut self,
+        socket: &UdpSocket,
+        refused: Option<(SocketAddr, [u8; HEADER_LEN])>,
+    ) -> usize {
         let mut quoted = [0u8; 2048];
         let mut count = 0;
         while let Ok(Some(e)) = socket.recv_error(&mut quoted) {
             count += 1;
-            let original = &quoted[..e.len.min(quoted.len())];
+            let (destination, original) = match (e.kind, e.len, &refused) {
+                (IcmpKind::FragmentationNeeded { .. }, 0, Some((to, header))) => (*to, &header[..]),
+                _ => (e.destination, &quoted[..e.len.min(quoted.len())]),
+            };
             match e.kind {
                 IcmpKind::Unreachable => {
                     self.endpoint
-                        .handle_icmp_error(clock::now(), e.destination, original);
+                        .handle_icmp_error(clock::now(), destination, original);
                 }
                 IcmpKind::FragmentationNeeded { .. } => {
-                    if let Some(max) = e.max_payload() {
+                    let max = IcmpError { destination, ..e }.max_payload();
+                    if let Some(max) = max {
                         self.endpoint
-                            .handle_icmp_fragmentation(e.destination, original, max);
+                            .handle_icmp_fragmentation(destination, original, max);
                     }
                 }
             }
@@ -202,11 +218,21 @@ impl State {
 
 /// Sends one datagram. An error that reports an ICMP message about an earlier datagram
 /// (IP_RECVERR) leaves this one unsent: the error queue is drained into the engine and the send
-/// retried.
+/// retried. A path-MTU probe larger than the interface allows fails with `EMSGSIZE`: the local
+/// error is fed to the engine as "fragmentation needed" for this probe, which is not retried
+/// (the engine resends its content small).
 fn send(st: &mut State, socket: &UdpSocket, len: usize, to: SocketAddr, dont_fragment: bool) {
     for icmp_retries in 0.. {
         match socket.send_retrying(&st.buf[..len], to, dont_fragment) {
             Ok(()) => return,
+            Err(e) if dont_fragment && e.raw_os_error() == Some(libc::EMSGSIZE) => {
+                let mut header = [0u8; HEADER_LEN];
+                let n = len.min(HEADER_LEN);
+                header[..n].copy_from_slice(&st.buf[..n]);
+                log::debug!("probe of {len} bytes to {to}: {e}");
+                st.drain_errors_after(socket, Some((to, header)));
+                return;
+            }
             Err(e) if icmp_retries < 2 && st.drain_errors(socket) > 0 => {
                 log::debug!("send to {to}: {e}; ICMP errors drained, retrying");
             }

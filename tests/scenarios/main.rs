@@ -12,6 +12,7 @@ mod acks;
 mod competing;
 mod handshake;
 mod overflow;
+mod pmtu;
 mod scale;
 mod targets;
 mod teardown;

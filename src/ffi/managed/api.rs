@@ -163,6 +163,7 @@ pub unsafe extern "C" fn utp_managed_create(
         let io = Arc::new(ManagedIo {
             socket,
             send_failures: AtomicU64::new(0),
+            refused_probe: parking_lot::Mutex::new(None),
         });
         // SAFETY: a fresh context no other thread knows of yet.
         unsafe { (*ctx).managed = Some(io.clone()) };

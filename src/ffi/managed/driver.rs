@@ -72,8 +72,18 @@ impl Managed {
         let ctx = self.ctx();
         let mut quoted = [0u8; 2048];
         while let Ok(Some(e)) = self.io.socket.recv_error(&mut quoted) {
-            let original = &quoted[..e.len.min(quoted.len())];
-            let addr = sockaddr::to_c(e.destination);
+            let refused = match e.kind {
+                // A local EMSGSIZE quotes nothing: it is about the probe the socket refused.
+                IcmpKind::FragmentationNeeded { .. } if e.len == 0 => {
+                    self.io.refused_probe.lock().take()
+                }
+                _ => None,
+            };
+            let (destination, original) = match &refused {
+                Some((to, header)) => (*to, &header[..]),
+                None => (e.destination, &quoted[..e.len.min(quoted.len())]),
+            };
+            let addr = sockaddr::to_c(destination);
             // SAFETY: live context; `original` and `addr` are valid for the calls.
             unsafe {
                 match e.kind {

@@ -1,6 +1,8 @@
 //! The UDP socket of a managed context, through which the dispatch loop sends.
 
+use crate::proto::packet::HEADER_LEN;
 use crate::runtime::udp::UdpSocket;
+use parking_lot::Mutex;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -11,6 +13,10 @@ pub struct ManagedIo {
     /// Datagrams the socket refused to send (counted for diagnostics; the engine's
     /// retransmission covers them).
     pub send_failures: AtomicU64,
+    /// The destination and header of the last path-MTU probe the socket refused with
+    /// `EMSGSIZE`: the local error it queued quotes nothing, so the worker pairs it with this
+    /// to tell the engine which connection's probe was too big.
+    pub refused_probe: Mutex<Option<(SocketAddr, [u8; HEADER_LEN])>>,
 }
 
 impl ManagedIo {
@@ -20,6 +26,16 @@ impl ManagedIo {
     /// it to the engine; this datagram is then retried once.
     pub fn send(&self, data: &[u8], to: SocketAddr, dont_fragment: bool) {
         let mut result = self.socket.send_retrying(data, to, dont_fragment);
+        if let Err(e) = &result {
+            if dont_fragment && e.raw_os_error() == Some(libc::EMSGSIZE) {
+                // Too big for the interface: not retried; the worker reports it to the engine.
+                let mut header = [0u8; HEADER_LEN];
+                let n = data.len().min(HEADER_LEN);
+                header[..n].copy_from_slice(&data[..n]);
+                *self.refused_probe.lock() = Some((to, header));
+                return;
+            }
+        }
         if result.is_err() {
             result = self.socket.send_retrying(data, to, dont_fragment);
         }

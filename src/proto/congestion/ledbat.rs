@@ -507,6 +507,15 @@ impl Ledbat {
         }
     }
 
+    /// Timeouts turned out to have another cause than congestion (a path-MTU black hole): slow
+    /// start resumes from the current window up to `ssthresh`, the window held before them,
+    /// instead of crawling up from the one-packet window by additive increase.
+    pub fn resume_after_non_congestion_timeouts(&mut self, ssthresh: usize) {
+        self.ssthresh = Some(ssthresh.max(self.min_window()));
+        self.slow_start = true;
+        self.before_cut = None;
+    }
+
     /// Whether the controller is in slow start.
     pub fn in_slow_start(&self) -> bool {
         self.slow_start

@@ -285,6 +285,22 @@ fn a_loss_uses_up_the_rounds_decrease_allowance() {
 }
 
 #[test]
+fn timeouts_that_were_no_congestion_slow_start_back_to_the_old_window() {
+    let mut cc = with_initial_packets(40);
+    cc.on_timeout(at_ms(1000));
+    cc.on_timeout(at_ms(1500));
+    assert_eq!(
+        cc.ssthresh(),
+        MSS,
+        "a second timeout leaves no room for slow start"
+    );
+    cc.resume_after_non_congestion_timeouts(40 * MSS);
+    assert!(cc.in_slow_start());
+    assert_eq!(cc.ssthresh(), 40 * MSS);
+    assert_eq!(cc.window(), MSS, "the window itself still starts small");
+}
+
+#[test]
 fn timeout_falls_back_to_one_packet_and_slow_starts_to_half_the_old_window() {
     let mut cc = with_initial_packets(40);
     cc.on_timeout(at_ms(1000));

@@ -241,6 +241,7 @@ impl Connection {
             if self.dup_acks == DUP_ACK_THRESHOLD
                 && packet.selective_ack.is_none()
                 && self.send.mark_front_lost()
+                && !self.fail_probe_if_lost(now)
             {
                 self.on_congestion_loss(now);
             }
@@ -281,6 +282,7 @@ impl Connection {
         {
             self.recovery_end = None;
         }
+        self.check_probe_acked(now);
         if acked.bytes > 0 || horizon_moved {
             self.detect_losses(now);
         }

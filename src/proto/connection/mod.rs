@@ -12,9 +12,13 @@
 mod autosize;
 mod incoming;
 mod outgoing;
+mod pmtu;
 mod timer;
 
+pub use pmtu::BLACK_HOLE_TIMEOUTS;
 pub use timer::{Timer, TimerTable};
+
+use outgoing::Written;
 
 use crate::proto::config::Config;
 use crate::proto::congestion::pacer::DEFAULT_BURST;
@@ -22,6 +26,7 @@ use crate::proto::congestion::{Ledbat, LedbatConfig, Pacer};
 use crate::proto::endpoint::ConnectionHandle;
 use crate::proto::error::{ConnectionError, StreamError};
 use crate::proto::event::Event;
+use crate::proto::mtu::PmtuSearch;
 use crate::proto::packet::Header;
 use crate::proto::packet::HEADER_LEN;
 use crate::proto::reliability::recv_buffer::RecvBuffer;
@@ -59,6 +64,12 @@ pub struct Connection {
     state: State,
     config: Config,
     packet_size: usize,
+    /// Path-MTU discovery; `packet_size` follows its confirmed size.
+    pmtu: PmtuSearch,
+    /// Sequence number of the outstanding path-MTU probe.
+    probe_seq: Option<SeqNr>,
+    /// The search learned something the endpoint's cache has not seen.
+    pmtu_learned: bool,
 
     send: SendQueue,
     unsent: VecDeque<u8>,
@@ -95,6 +106,9 @@ pub struct Connection {
     /// The peer has sent a selective ACK: loss detection relies on RACK alone.
     peer_sends_sack: bool,
     consecutive_timeouts: u32,
+    /// The congestion window before the first of the current run of timeouts (restored as the
+    /// slow-start threshold when they turn out to be a path-MTU black hole).
+    window_before_timeouts: usize,
     /// The loss episode under way: the window was cut for a loss among packets sent before
     /// this sequence number, and further losses among them are part of the same congestion
     /// event (RFC 6675 section 5 "RecoveryPoint"; RFC 5681 section 3.2 cuts once per window).
@@ -156,11 +170,8 @@ impl Connection {
         config: &Config,
         now: Instant,
     ) -> Self {
-        let packet_size = if remote.is_ipv4() {
-            config.max_packet_size_v4
-        } else {
-            config.max_packet_size_v6
-        };
+        let pmtu = pmtu::search_for(remote, config);
+        let packet_size = pmtu.current();
         let mss = payload_size(packet_size);
         let cc_config = LedbatConfig {
             target: config.target_delay,
@@ -175,9 +186,18 @@ impl Connection {
             state,
             config: config.clone(),
             packet_size,
+            pmtu,
+            probe_seq: None,
+            pmtu_learned: false,
             send: SendQueue::new(first_seq, mss),
             unsent: VecDeque::new(),
-            recv: RecvBuffer::new(config.recv_buffer, mss, ack_nr),
+            // The peer's packets may be as large as our ceiling (its search finds the same
+            // path), whatever size we start at: the receive slack takes one of those.
+            recv: RecvBuffer::new(
+                config.recv_buffer,
+                payload_size(config.max_packet_size_v4.max(config.max_packet_size_v6)),
+                ack_nr,
+            ),
             rtt: RttEstimator::new(config.initial_rto, config.min_rto, config.max_rto),
             // The window counts whole datagrams, headers included (as libutp).
             cc: Ledbat::new(cc_config, packet_size),
@@ -204,6 +224,7 @@ impl Connection {
             last_ack_timestamp: WireTime::default(),
             peer_sends_sack: false,
             consecutive_timeouts: 0,
+            window_before_timeouts: 0,
             recovery_end: None,
             undescribed: 0,
             early: Vec::new(),
@@ -343,6 +364,7 @@ impl Connection {
         s.mtu = self.packet_size as u32;
         s.send_buffer = self.send_buffer_size() as u64;
         s.recv_buffer = self.recv.capacity() as u64;
+        s.pmtu_searching = !self.pmtu.is_converged() && self.config.pmtu_discovery;
         s
     }
 
@@ -487,17 +509,6 @@ impl Connection {
         self.fail(now, error, events);
     }
 
-    /// The path cannot carry datagrams larger than `mtu` (ICMP fragmentation needed): packets
-    /// built from now on fit it. Values below the engine's minimum are ignored.
-    pub(crate) fn lower_packet_size(&mut self, mtu: usize) {
-        if (crate::proto::config::MIN_PACKET_SIZE..self.packet_size).contains(&mtu) {
-            log::info!(target: "utp::mtu", "connection to {}: packet size {} -> {mtu} (ICMP)", self.remote, self.packet_size);
-            self.packet_size = mtu;
-            self.cc.set_mss(mtu);
-            self.send.set_payload_capacity(payload_size(mtu));
-        }
-    }
-
     /// Shuts down our sending side: a FIN follows the data already written.
     pub fn shutdown_write(&mut self) {
         self.write_shutdown = true;
@@ -613,6 +624,7 @@ impl Connection {
                 // Nothing to do: the endpoint polls the connection for transmits after this.
                 Timer::Pace => {}
                 Timer::Loss => self.detect_losses(now),
+                Timer::Pmtu => self.on_pmtu_timer(now),
                 Timer::Idle => {
                     if self.state == State::Connected {
                         self.fail(now, ConnectionError::TimedOut, events);
@@ -639,7 +651,9 @@ impl Connection {
             return;
         };
         let (lost, next) = self.send.detect_losses(now, rtt, self.reo_wnd());
-        if lost > 0 {
+        // A lost probe was too big, not a sign of congestion.
+        let probe_lost = self.fail_probe_if_lost(now);
+        if lost > usize::from(probe_lost) {
             self.on_congestion_loss(now);
         }
         match next {
@@ -666,6 +680,15 @@ impl Connection {
         if self.send.is_empty() {
             return;
         }
+        // A probe still unanswered has failed. When probes are all that is outstanding, the
+        // timeout is theirs, not the path's: resend them small, without backoff or window cut.
+        let probe_pending = self.probe_seq.is_some();
+        self.fail_probe(now);
+        if probe_pending && self.send.len() == self.send.probe_count() {
+            self.send.mark_all_lost();
+            self.timers.set(Timer::Retransmit, now + self.rtt.rto());
+            return;
+        }
         // A peer that keeps answering while its window is closed is alive: the timeouts are
         // window probes being dropped, not a dead path (RFC 9293 section 3.8.6.1).
         let probing_closed_window = self.peer_window < self.packet_size && self.heard_since_timeout;
@@ -685,6 +708,9 @@ impl Connection {
             return;
         }
         self.stats.timeouts += 1;
+        if self.consecutive_timeouts == 1 {
+            self.window_before_timeouts = self.cc.window();
+        }
         log::debug!(
             "connection to {} (id {}): retransmission timeout {} ({} packets outstanding)",
             self.remote,
@@ -698,6 +724,9 @@ impl Connection {
         self.undescribed = 0;
         self.send.mark_all_lost();
         self.dup_acks = 0;
+        if self.state == State::Connected {
+            self.check_black_hole(now);
+        }
         self.timers.set(Timer::Retransmit, now + self.rtt.rto());
     }
 }

@@ -52,6 +52,9 @@ impl Connection {
             if let Some(written) = self.retransmit_lost(now, buf) {
                 return Some(written);
             }
+            if let Some(written) = self.send_probe(now, buf) {
+                return Some(written);
+            }
             if let Some(written) = self.send_new_data(now, buf) {
                 return Some(written);
             }
@@ -83,13 +86,13 @@ impl Connection {
     }
 
     /// The usable send window: the congestion window and the peer's advertised window.
-    fn send_window(&self) -> usize {
+    pub(super) fn send_window(&self) -> usize {
         self.congestion_window().min(self.peer_window)
     }
 
     /// Whether the pacer lets a packet of `size` bytes go now; if not, the pacing timer is
     /// armed for when it will.
-    fn pacing_allows(&mut self, now: Instant, size: usize) -> bool {
+    pub(super) fn pacing_allows(&mut self, now: Instant, size: usize) -> bool {
         let gain = if self.cc.in_slow_start() {
             SLOW_START_GAIN
         } else {
@@ -107,6 +110,10 @@ impl Connection {
 
     fn retransmit_lost(&mut self, now: Instant, buf: &mut [u8]) -> Option<Written> {
         let seq = self.send.first_lost()?;
+        if self.probe_seq == Some(seq) {
+            // Resent, the probe can no longer tell whether its size got through.
+            self.fail_probe(now);
+        }
         let size = self.send.get(seq)?.size();
         let in_flight = self.send.in_flight();
         if in_flight > 0 && in_flight + size > self.congestion_window() {
@@ -145,7 +152,9 @@ impl Connection {
         let mss = payload_size(self.packet_size);
         let len = self.unsent.len().min(mss);
         // Nagle: a short packet waits while data is in flight, unless no more is coming.
-        if len < mss && self.config.nagle && !self.send.is_empty() && !self.write_shutdown {
+        // Path-MTU probes carry no data and hold nothing back.
+        let data_in_flight = self.send.len() > self.send.probe_count();
+        if len < mss && self.config.nagle && data_in_flight && !self.write_shutdown {
             return None;
         }
         if self.send.len() >= MAX_PACKETS_IN_FLIGHT {
@@ -183,13 +192,13 @@ impl Connection {
         written
     }
 
-    fn arm_retransmit(&mut self, now: Instant) {
+    pub(super) fn arm_retransmit(&mut self, now: Instant) {
         if self.timers.get(Timer::Retransmit).is_none() {
             self.timers.set(Timer::Retransmit, now + self.rtt.rto());
         }
     }
 
-    fn header(&self, now: Instant, packet_type: PacketType, seq_nr: SeqNr) -> Header {
+    pub(super) fn header(&self, now: Instant, packet_type: PacketType, seq_nr: SeqNr) -> Header {
         let connection_id = if packet_type == PacketType::Syn {
             self.recv_id
         } else {
@@ -216,7 +225,7 @@ impl Connection {
     }
 
     /// Bookkeeping common to every datagram we send.
-    fn note_sent(&mut self, now: Instant, payload: usize, carries_sack: bool) {
+    pub(super) fn note_sent(&mut self, now: Instant, payload: usize, carries_sack: bool) {
         self.stats.packets_sent += 1;
         self.stats.bytes_sent += payload as u64;
         self.last_sent_at = now;

@@ -21,9 +21,12 @@ pub enum Timer {
     Idle = 6,
     /// The pacer lets the next packet go (see [`crate::proto::congestion::Pacer`]).
     Pace = 7,
+    /// Path-MTU discovery: the outstanding probe is given up on, or a converged search probes
+    /// again (RFC 8899 `PROBE_TIMER` and `PMTU_RAISE_TIMER`).
+    Pmtu = 8,
 }
 
-const COUNT: usize = 8;
+const COUNT: usize = 9;
 const ALL: [Timer; COUNT] = [
     Timer::Retransmit,
     Timer::Ack,
@@ -33,6 +36,7 @@ const ALL: [Timer; COUNT] = [
     Timer::Loss,
     Timer::Idle,
     Timer::Pace,
+    Timer::Pmtu,
 ];
 
 /// Deadlines of every timer of a connection.

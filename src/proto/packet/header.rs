@@ -82,6 +82,12 @@ pub struct Header {
 }
 
 impl Header {
+    /// Parses only the fixed header at the start of `buf`, ignoring what follows (an ICMP
+    /// message quotes just the start of a datagram, possibly cutting its extension chain).
+    pub fn decode(buf: &[u8]) -> Result<Header, DecodeError> {
+        Self::read(buf).map(|(header, _)| header)
+    }
+
     /// Parses the fixed header at the start of `buf`, returning it together with the type of the
     /// first extension (byte 1). Checks the length, version and type; nothing else.
     pub(super) fn read(buf: &[u8]) -> Result<(Header, u8), DecodeError> {

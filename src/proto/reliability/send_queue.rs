@@ -53,6 +53,9 @@ pub struct SentPacket {
     pub sacked: bool,
     /// Judged lost and waiting to be resent.
     pub lost: bool,
+    /// A path-MTU probe: empty, its first transmission padded (see
+    /// [`crate::proto::packet::encode_padded`]).
+    pub probe: bool,
 }
 
 impl SentPacket {
@@ -134,6 +137,8 @@ pub struct SendQueue {
     /// Packets from this sequence number on lie beyond what the peer's selective ACKs describe:
     /// whether they arrived is unknown, so loss detection leaves them alone.
     reach: Option<SeqNr>,
+    /// Path-MTU probes among the packets.
+    probes: usize,
     pool: BufferPool,
 }
 
@@ -151,6 +156,7 @@ impl SendQueue {
             tx_counter: 0,
             delivered_max_tx: 0,
             reach: None,
+            probes: 0,
             pool: BufferPool::new(payload_capacity),
         }
     }
@@ -163,6 +169,11 @@ impl SendQueue {
     /// Oldest unacknowledged sequence number (equals `next_seq` when nothing is outstanding).
     pub fn base(&self) -> SeqNr {
         self.base
+    }
+
+    /// Path-MTU probes outstanding.
+    pub fn probe_count(&self) -> usize {
+        self.probes
     }
 
     /// Packets outstanding.
@@ -202,6 +213,23 @@ impl SendQueue {
 
     /// Records a new packet sent now, returning it (its sequence number is `next_seq`).
     pub fn push(&mut self, now: Instant, kind: Kind, payload: Vec<u8>) -> &SentPacket {
+        self.push_packet(now, kind, payload, false)
+    }
+
+    /// Records a path-MTU probe (an empty data packet) sent now, returning its sequence number.
+    pub fn push_probe(&mut self, now: Instant) -> SeqNr {
+        let payload = self.pool.take();
+        self.probes += 1;
+        self.push_packet(now, Kind::Data, payload, true).seq
+    }
+
+    fn push_packet(
+        &mut self,
+        now: Instant,
+        kind: Kind,
+        payload: Vec<u8>,
+        probe: bool,
+    ) -> &SentPacket {
         self.tx_counter += 1;
         let packet = SentPacket {
             seq: self.next_seq,
@@ -213,6 +241,7 @@ impl SendQueue {
             first_tx_order: self.tx_counter,
             sacked: false,
             lost: false,
+            probe,
         };
         self.in_flight += packet.size();
         self.payload_bytes += packet.payload.len();
@@ -299,6 +328,9 @@ impl SendQueue {
                 self.note_delivered(now, delivered, &mut out);
             }
             out.packets += 1;
+            if p.probe {
+                self.probes -= 1;
+            }
             match p.kind {
                 Kind::Syn => out.syn_acked = true,
                 Kind::Fin => out.fin_acked = true,
@@ -441,6 +473,60 @@ impl SendQueue {
             self.lost_hint = self.lost_hint.min(i);
         }
         (newly, next)
+    }
+
+    /// Marks packet `seq` lost (a path-MTU probe given up on). Returns whether it changed.
+    pub fn mark_lost(&mut self, seq: SeqNr) -> bool {
+        if !seq.precedes(self.next_seq) || seq.precedes(self.base) {
+            return false;
+        }
+        let i = usize::from(seq.distance_from(self.base));
+        match self.packets.get_mut(i) {
+            Some(p) if !p.lost && !p.sacked => {
+                p.lost = true;
+                self.lost += 1;
+                self.in_flight -= p.size();
+                self.lost_hint = self.lost_hint.min(i);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Takes back every outstanding packet so that its data can be sent again in smaller
+    /// packets under the same sequence numbers (after a path-MTU black hole): returns their
+    /// payload bytes in order, and the queue continues from the oldest unacknowledged sequence
+    /// number as if they had never been sent.
+    ///
+    /// Sequence numbers can only be reused for other bytes when the peer cannot hold any of
+    /// these packets and never will, so this refuses (returns `None`, changing nothing) unless
+    /// every outstanding packet is a data packet larger than `max_size` in every transmission
+    /// (the path drops those), none was selectively acknowledged, and none is a FIN or a probe
+    /// (either may have arrived).
+    pub fn repacketize(&mut self, max_size: usize) -> Option<Vec<u8>> {
+        if self.packets.is_empty() {
+            return None;
+        }
+        let safe = self
+            .packets
+            .iter()
+            .all(|p| p.kind == Kind::Data && !p.sacked && !p.probe && p.size() > max_size);
+        if !safe {
+            return None;
+        }
+        let mut bytes = Vec::with_capacity(self.payload_bytes);
+        for p in self.packets.drain(..) {
+            bytes.extend_from_slice(&p.payload);
+            self.pool.give(p.payload);
+        }
+        self.next_seq = self.base;
+        self.in_flight = 0;
+        self.payload_bytes = 0;
+        self.lost = 0;
+        self.lost_hint = 0;
+        self.probes = 0;
+        self.reach = None;
+        Some(bytes)
     }
 
     /// Marks the oldest outstanding packet lost (three duplicate ACKs without selective ACKs).

@@ -1,0 +1,251 @@
+//! Path-MTU discovery as a connection runs it: sending probes, reading their fate from ACKs,
+//! loss detection and timers, following ICMP, and the black-hole fallback. The search itself is
+//! [`PmtuSearch`] (RFC 8899 DPLPMTUD).
+//!
+//! A probe is an empty data packet padded to the probe size with an extension nobody interprets
+//! ([`encode_padded`]), sent with the don't-fragment bit, one at a time, and only while data
+//! waits to be sent (the size matters only then). It consumes a sequence number and is
+//! acknowledged like data. When it is lost, or its fate cannot be known (it had to be resent),
+//! its size failed: it is resent as a plain empty data packet without DF, and the window is not
+//! cut for it (a probe's loss says nothing about congestion, RFC 8899 section 4.4).
+//!
+//! Black hole: [`BLACK_HOLE_TIMEOUTS`] retransmission timeouts in a row with a packet above the
+//! floor at the head of the queue mean the confirmed size no longer gets through (a route
+//! change, a tunnel that drops fragments, an ICMP-blocking path). The packet size falls to the
+//! floor, the data of the outstanding packets is cut into packets of that size under the same
+//! sequence numbers (when [`SendQueue::repacketize`](crate::proto::reliability::send_queue::SendQueue::repacketize)
+//! finds that safe), and the search starts again from the floor.
+
+use super::{payload_size, Connection, Timer, Written};
+use crate::proto::config::Config;
+use crate::proto::config::MIN_PACKET_SIZE;
+use crate::proto::mtu::{PmtuSearch, BASE, ETHERNET_V4, ETHERNET_V6, IPV4_FLOOR, IPV6_FLOOR};
+use crate::proto::packet::{encode_padded, PacketType, HEADER_LEN};
+use crate::proto::time::Instant;
+use core::net::SocketAddr;
+use std::collections::VecDeque;
+
+/// Consecutive retransmission timeouts with a packet above the floor outstanding after which
+/// the path is taken to have become a black hole for that size. Two, as Linux's TCP
+/// (`tcp_mtu_probing` acts when a timeout repeats); RFC 8899 section 4.3 leaves the count to the
+/// implementation. One timeout may be an outage or a burst of loss.
+pub const BLACK_HOLE_TIMEOUTS: u32 = 2;
+
+/// The search for a new connection to `remote` under `config`. IPv4-mapped IPv6 addresses (a
+/// dual-stack socket) travel as IPv4 and take the IPv4 sizes.
+pub(super) fn search_for(remote: SocketAddr, config: &Config) -> PmtuSearch {
+    let ipv4 = match remote {
+        SocketAddr::V4(_) => true,
+        SocketAddr::V6(a) => a.ip().to_ipv4_mapped().is_some(),
+    };
+    let (floor, ceiling, common) = if ipv4 {
+        (IPV4_FLOOR, config.max_packet_size_v4, ETHERNET_V4)
+    } else {
+        (IPV6_FLOOR, config.max_packet_size_v6, ETHERNET_V6)
+    };
+    PmtuSearch::new(
+        floor,
+        BASE,
+        ceiling,
+        common,
+        config.pmtu_raise_interval,
+        config.pmtu_discovery,
+    )
+}
+
+impl Connection {
+    /// Changes the size of the packets built from now on (packets already sent keep theirs).
+    pub(super) fn set_packet_size(&mut self, size: usize) {
+        if size == self.packet_size {
+            return;
+        }
+        log::debug!(target: "utp::mtu", "connection to {} (id {}): packet size {} -> {size}", self.remote, self.recv_id, self.packet_size);
+        self.packet_size = size;
+        self.cc.set_mss(size);
+        self.send.set_payload_capacity(payload_size(size));
+        self.pmtu_learned = true;
+    }
+
+    /// Starts from what an earlier connection to the same host found (the endpoint's cache).
+    pub(crate) fn resume_pmtu(&mut self, now: Instant, confirmed: usize, too_big: usize) {
+        self.pmtu.resume(now, confirmed, too_big);
+        let size = self.pmtu.current();
+        self.set_packet_size(size);
+        self.pmtu_learned = false;
+        self.arm_pmtu_timer(now);
+    }
+
+    /// The search's bounds when it learned something since the last call (for the endpoint's
+    /// per-destination cache): once converged, or after a fall.
+    pub(crate) fn take_pmtu_learned(&mut self) -> Option<(usize, usize)> {
+        if !core::mem::take(&mut self.pmtu_learned) {
+            return None;
+        }
+        (self.pmtu.is_converged() || self.pmtu.probe_in_flight().is_none())
+            .then(|| self.pmtu.bounds())
+    }
+
+    /// Sends the next path-MTU probe if the search wants one and it may go now.
+    pub(super) fn send_probe(&mut self, now: Instant, buf: &mut [u8]) -> Option<Written> {
+        // Data waiting to be sent comes before any FIN, so a probe never follows the FIN.
+        if self.fin_sent || self.unsent.is_empty() {
+            return None;
+        }
+        let size = self.pmtu.next_probe(now)?;
+        if size > buf.len() {
+            // The caller's buffer bounds every datagram: the size cannot be sent at all.
+            self.pmtu.on_probe_sent(size);
+            self.pmtu.on_probe_lost(now);
+            self.arm_pmtu_timer(now);
+            return None;
+        }
+        let in_flight = self.send.in_flight();
+        if in_flight > 0 && in_flight + HEADER_LEN > self.send_window() {
+            return None;
+        }
+        if !self.pacing_allows(now, size) {
+            return None;
+        }
+        self.pacer.on_sent(now, size);
+        let seq = self.send.push_probe(now);
+        let header = self.header(now, PacketType::Data, seq);
+        let len = encode_padded(&header, size, buf).ok()?;
+        self.pmtu.on_probe_sent(size);
+        self.probe_seq = Some(seq);
+        self.stats.pmtu_probes += 1;
+        self.note_sent(now, 0, false);
+        self.arm_retransmit(now);
+        self.arm_pmtu_timer(now);
+        log::trace!(target: "utp::mtu", "connection to {}: probe of {size} bytes (seq {})", self.remote, seq.0);
+        Some(Written {
+            len,
+            dont_fragment: true,
+        })
+    }
+
+    /// After an ACK: confirms the probe if the peer has it.
+    pub(super) fn check_probe_acked(&mut self, now: Instant) {
+        let Some(seq) = self.probe_seq else {
+            return;
+        };
+        let delivered = seq.precedes(self.send.base())
+            || self.send.get(seq).is_some_and(|p| p.sacked && p.probe);
+        if !delivered {
+            return;
+        }
+        self.probe_seq = None;
+        if let Some(size) = self.pmtu.on_probe_acked(now) {
+            self.set_packet_size(size);
+        }
+        if self.pmtu.is_converged() {
+            self.pmtu_learned = true;
+        }
+        self.arm_pmtu_timer(now);
+    }
+
+    /// If the outstanding probe's packet was judged lost, the probe failed. Returns whether it
+    /// did (that loss is no congestion signal).
+    pub(super) fn fail_probe_if_lost(&mut self, now: Instant) -> bool {
+        let lost = self
+            .probe_seq
+            .is_some_and(|seq| self.send.get(seq).is_some_and(|p| p.lost));
+        if lost {
+            self.fail_probe(now);
+        }
+        lost
+    }
+
+    /// The outstanding probe failed (lost, or resent so that its fate is unknown).
+    pub(super) fn fail_probe(&mut self, now: Instant) {
+        if self.probe_seq.take().is_none() {
+            return;
+        }
+        self.stats.pmtu_probes_lost += 1;
+        self.pmtu.on_probe_lost(now);
+        if self.pmtu.is_converged() {
+            self.pmtu_learned = true;
+        }
+        self.arm_pmtu_timer(now);
+    }
+
+    /// [`Timer::Pmtu`] expired: the probe took too long (its packet is resent small), or a
+    /// converged search may probe again (the next poll sends the probe).
+    pub(super) fn on_pmtu_timer(&mut self, now: Instant) {
+        if let Some(seq) = self.probe_seq {
+            self.send.mark_lost(seq);
+            self.fail_probe(now);
+            return;
+        }
+        self.arm_pmtu_timer(now);
+    }
+
+    /// Arms [`Timer::Pmtu`]: the probe's deadline, or the raise time of a converged search.
+    pub(super) fn arm_pmtu_timer(&mut self, now: Instant) {
+        if let Some(seq) = self.probe_seq {
+            // Two round trips and the peer's delayed ACK: RACK usually judges the probe first,
+            // since data follows it. Our own choice.
+            let srtt = self.rtt.srtt().unwrap_or(self.config.initial_rto);
+            let sent = self.send.get(seq).map_or(now, |p| p.last_sent);
+            self.timers
+                .set(Timer::Pmtu, sent + srtt * 2 + self.config.delayed_ack);
+        } else if let Some(at) = self.pmtu.raise_at() {
+            self.timers.set(Timer::Pmtu, at.max(now));
+        } else {
+            self.timers.stop(Timer::Pmtu);
+        }
+    }
+
+    /// ICMP "fragmentation needed" / "packet too big" or a local `EMSGSIZE`: packets above
+    /// `max` bytes do not fit. The packet size falls at once when larger; a larger probe
+    /// outstanding has failed and is resent small. Values below the engine's minimum packet are
+    /// ignored.
+    pub(crate) fn lower_packet_size(&mut self, now: Instant, max: usize) {
+        if max < MIN_PACKET_SIZE {
+            return;
+        }
+        let probe_too_big = self.pmtu.probe_in_flight().is_some_and(|p| p > max);
+        if probe_too_big {
+            if let Some(seq) = self.probe_seq {
+                self.send.mark_lost(seq);
+            }
+            self.fail_probe(now);
+        }
+        if let Some(size) = self.pmtu.on_packet_too_big(now, max, MIN_PACKET_SIZE) {
+            log::info!(target: "utp::mtu", "connection to {}: packet size {} -> {size} (ICMP)", self.remote, self.packet_size);
+            self.set_packet_size(size);
+        }
+        self.pmtu_learned = true;
+        self.arm_pmtu_timer(now);
+    }
+
+    /// After a retransmission timeout: the black-hole check (see the module documentation).
+    pub(super) fn check_black_hole(&mut self, now: Instant) {
+        if self.consecutive_timeouts < BLACK_HOLE_TIMEOUTS {
+            return;
+        }
+        let floor = self.pmtu.floor();
+        if self.send.front().is_none_or(|p| p.size() <= floor) {
+            return;
+        }
+        let Some(size) = self.pmtu.on_black_hole() else {
+            return;
+        };
+        self.stats.pmtu_black_holes += 1;
+        log::info!(target: "utp::mtu", "connection to {} (id {}): full-size packets vanish; packet size {} -> {size}", self.remote, self.recv_id, self.packet_size);
+        self.probe_seq = None;
+        self.set_packet_size(size);
+        if let Some(bytes) = self.send.repacketize(size) {
+            let mut unsent = VecDeque::from(bytes);
+            unsent.append(&mut self.unsent);
+            self.unsent = unsent;
+            self.recovery_end = None;
+            self.undescribed = 0;
+            self.rtt.reset_backoff();
+            self.timers.stop(Timer::Loss);
+            // The packets vanished for their size, not for congestion.
+            self.cc
+                .resume_after_non_congestion_timeouts(self.window_before_timeouts);
+        }
+        self.arm_pmtu_timer(now);
+    }
+}
