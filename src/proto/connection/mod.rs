@@ -176,6 +176,7 @@ impl Connection {
         let cc_config = LedbatConfig {
             target: config.target_delay,
             max_cwnd: config.send_buffer_cap().max(packet_size),
+            plus_plus: config.ledbat_plus_plus,
             ..LedbatConfig::default()
         };
         Connection {
