@@ -11,6 +11,7 @@ mod harness;
 mod acks;
 mod competing;
 mod handshake;
+mod interactive;
 mod overflow;
 mod pmtu;
 mod scale;

@@ -96,6 +96,8 @@ pub struct Connection {
     first_unacked_at: Instant,
     /// When the last in-order data packet arrived.
     last_data_at: Instant,
+    /// The largest payload received from the peer so far (a shorter one ends a write).
+    largest_payload: usize,
     /// Recent spacing of the peer's data packets in µs: follows a smaller gap at once and a
     /// larger one slowly (1/16 per packet), so pauses between bursts barely move it.
     data_spacing: u64,
@@ -218,6 +220,7 @@ impl Connection {
             recv_tuner: autosize::RecvTuner::default(),
             first_unacked_at: Instant::from_micros(0),
             last_data_at: Instant::from_micros(0),
+            largest_payload: 0,
             data_spacing: u64::MAX,
             reply_micro: 0,
             last_advertised: config.recv_buffer,
