@@ -72,6 +72,8 @@ pub struct Flows {
     pub utp: bool,
     /// A NewReno flow from A to B over `[start, stop)` (`stop` `None`: to the end of the run).
     pub reno: Option<(Instant, Option<Instant>)>,
+    /// Whether the NewReno flow uses SACK (RFC 2018 blocks, RFC 6675 recovery).
+    pub sack: bool,
 }
 
 /// Two hosts and their shared path.
@@ -111,8 +113,13 @@ impl Duo {
             if let Some(stop) = stop {
                 sender = sender.stopping_at(stop);
             }
+            let mut receiver = RenoReceiver::new();
+            if flows.sack {
+                sender = sender.with_sack();
+                receiver = receiver.with_sack();
+            }
             host_a.reno = Some(RenoNode::Sender(sender));
-            host_b.reno = Some(RenoNode::Receiver(RenoReceiver::new()));
+            host_b.reno = Some(RenoNode::Receiver(receiver));
         }
         let a = sim.add_node(addr_a(), host_a);
         let b = sim.add_node(addr_b(), host_b);
