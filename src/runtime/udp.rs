@@ -54,18 +54,13 @@
 //!
 //! On other systems the error queue is always empty and DF sends fail with `Unsupported`.
 
+pub use super::held::HELD_RETRY;
+use super::held::{is_local_shortage, HeldSends};
 use parking_lot::RwLock;
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use std::io;
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, RawFd};
-use std::time::Duration;
-
-/// Attempts of [`UdpSocket::send_retrying`] while the socket buffer is full (about 5 ms in all:
-/// the kernel drains a full 4 MiB buffer on loopback well within that).
-const SEND_RETRIES: u32 = 100;
-/// Pause between those attempts.
-const SEND_RETRY_PAUSE: Duration = Duration::from_micros(50);
 
 /// How to set up a runtime socket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -158,20 +153,45 @@ pub struct UdpSocket {
     /// Held shared by every plain send and exclusively by a DF send while it has the socket in
     /// probe mode: no plain send goes out with DF, and DF sends do not interleave.
     pmtu_mode: RwLock<()>,
+    /// Datagrams the kernel had no room for, waiting to be sent (see [`super::held`]).
+    held: HeldSends,
 }
 
 impl UdpSocket {
-    /// Sends one datagram (with the DF bit when `dont_fragment`), waiting out a full socket
-    /// buffer briefly: a local send failure is not network loss, so it is retried here rather
-    /// than left to retransmission. Other errors are returned (an `IP_RECVERR` error reports an
-    /// ICMP message about an earlier datagram: drain [`UdpSocket::recv_error`] and retry).
-    pub fn send_retrying(
-        &self,
-        data: &[u8],
-        to: SocketAddr,
-        dont_fragment: bool,
-    ) -> io::Result<()> {
-        let mut attempt = 0;
+    /// Sends one datagram (with the DF bit when `dont_fragment`). When the kernel has no room
+    /// for it (`EAGAIN`, `ENOBUFS`), or earlier datagrams are still waiting, it is held and sent
+    /// by a later [`flush_held`](Self::flush_held): a local shortage is not network loss, so it
+    /// must not reach the engine as one. Other errors are returned (an `IP_RECVERR` error
+    /// reports an ICMP message about an earlier datagram: drain [`UdpSocket::recv_error`] and
+    /// retry); so is `ENOBUFS`-like trouble when the hold queue is full, as `WouldBlock`.
+    pub fn send_or_hold(&self, data: &[u8], to: SocketAddr, dont_fragment: bool) -> io::Result<()> {
+        if !self.held.any() {
+            match self.send_now(data, to, dont_fragment) {
+                Err(e) if is_local_shortage(&e) => {}
+                other => return other,
+            }
+        }
+        if self.held.hold(data, to, dont_fragment) {
+            Ok(())
+        } else {
+            Err(io::Error::from(io::ErrorKind::WouldBlock))
+        }
+    }
+
+    /// Sends held datagrams while the kernel takes them. Returns those that failed for another
+    /// reason than a shortage (destination, DF flag, datagram, error), for the caller to handle
+    /// as it would a direct send's error.
+    pub fn flush_held(&self) -> Vec<(SocketAddr, bool, Vec<u8>, io::Error)> {
+        self.held.flush(|data, to, df| self.send_now(data, to, df))
+    }
+
+    /// True while datagrams wait for room (the worker should retry within [`HELD_RETRY`]).
+    pub fn has_held(&self) -> bool {
+        self.held.any()
+    }
+
+    /// One send attempt, repeated only when interrupted by a signal.
+    fn send_now(&self, data: &[u8], to: SocketAddr, dont_fragment: bool) -> io::Result<()> {
         loop {
             let result = if dont_fragment {
                 self.send_to_dont_fragment(data, to)
@@ -181,10 +201,6 @@ impl UdpSocket {
             match result {
                 Ok(_) => return Ok(()),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock && attempt < SEND_RETRIES => {
-                    attempt += 1;
-                    std::thread::sleep(SEND_RETRY_PAUSE);
-                }
                 Err(e) => return Err(e),
             }
         }
@@ -211,6 +227,7 @@ impl UdpSocket {
             socket,
             ipv6: addr.is_ipv6(),
             pmtu_mode: RwLock::new(()),
+            held: HeldSends::default(),
         })
     }
 
