@@ -15,6 +15,7 @@ mod interactive;
 mod overflow;
 mod pmtu;
 mod scale;
+mod spurious;
 mod targets;
 mod teardown;
 mod transfer;
