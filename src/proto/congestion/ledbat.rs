@@ -212,6 +212,8 @@ pub struct Ledbat {
     last_validated: Option<Instant>,
     /// Smallest RTT sample seen (LEDBAT++'s base delay for its slow-start gain).
     min_rtt: Option<Duration>,
+    /// Set when [`Ledbat::check_for_step`] restarts the delay base.
+    base_restarted: bool,
     /// LEDBAT++'s periodic slowdown schedule (used with [`LedbatConfig::plus_plus`]).
     slowdown: Slowdown,
 }
@@ -236,6 +238,7 @@ impl Ledbat {
             before_cut: None,
             last_validated: None,
             min_rtt: None,
+            base_restarted: false,
             slowdown: Slowdown::default(),
         };
         let initial = cc.config.initial_window_packets.saturating_mul(cc.mss);
@@ -340,7 +343,15 @@ impl Ledbat {
             self.ours.add_sample(now, sample);
             self.drift.add_sample(now, sample);
             self.impossible_samples = 0;
+            self.min_rtt = None;
+            self.base_restarted = true;
         }
+    }
+
+    /// Whether the delay base was restarted (a clock step or a route change) since the last
+    /// call: the connection then forgets its smallest RTT too.
+    pub fn take_base_restart(&mut self) -> bool {
+        core::mem::take(&mut self.base_restarted)
     }
 
     /// Their direction: our receive time minus the peer's timestamp (low 32 bits), used only to

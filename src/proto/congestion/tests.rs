@@ -566,9 +566,13 @@ fn a_queuing_delay_beyond_the_round_trip_restarts_the_delay_base() {
         cc.on_delay_sample(at_ms(100 + i), stepped);
     }
     assert_eq!(cc.queuing_delay(), Some(Duration::from_secs(10)));
-    // ...the eighth restarts the history from the new level.
+    assert!(!cc.take_base_restart());
+    // ...the eighth restarts the history from the new level, and says so once (the
+    // connection then forgets its smallest RTT).
     cc.on_delay_sample(at_ms(109), stepped);
     assert_eq!(cc.queuing_delay(), Some(Duration::ZERO));
+    assert!(cc.take_base_restart());
+    assert!(!cc.take_base_restart());
     // The queue is measured from the new base afterwards.
     for i in 0..3 {
         cc.on_delay_sample(at_ms(110 + i), stepped + 20_000);

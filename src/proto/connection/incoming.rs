@@ -252,6 +252,10 @@ impl Connection {
         }
         if header.timestamp_diff != 0 && acked.bytes > 0 {
             self.cc.on_delay_sample(now, header.timestamp_diff);
+            if self.cc.take_base_restart() {
+                // The path (or a clock) changed: the smallest RTT seen is no longer a bound.
+                self.rtt.forget_min();
+            }
             self.stats.delay_samples += 1;
         }
         if acked.bytes > 0 {
