@@ -9,6 +9,7 @@ mod duo;
 mod harness;
 
 mod acks;
+mod autosize;
 mod competing;
 mod handshake;
 mod interactive;

@@ -376,7 +376,7 @@ impl Connection {
         let before = self.recv.readable_len();
         let inserted = self.recv.insert(header.seq_nr, payload, fin);
         if matches!(inserted, Inserted::InOrder { .. } | Inserted::OutOfOrder) {
-            self.autotune_recv(now, payload.len(), header.timestamp_diff);
+            self.autotune_recv(now, header.timestamp_diff);
         }
         match inserted {
             Inserted::InOrder { .. } => {
