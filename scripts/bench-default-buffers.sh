@@ -14,7 +14,8 @@
 # byte. The reference's runs are stopped after --ref-seconds (default 20): a run stopped there
 # counts with the bytes it delivered by then over those seconds (marked "capped"). Printed:
 # every run with its RcvbufErrors increase, median [min-max], the ratios ours/reference, and
-# a PASS/FAIL line per case of ours against median ratio >= --min-ratio (default 50, issue 5);
+# a PASS/FAIL line per case of ours against median ratio >= --min-ratio (default 50, issue 5;
+# --min-ratio 0 prints the ratios without judging them);
 # the exit status is non-zero on a FAIL or a failed run. Everything runs on 127.0.0.1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
