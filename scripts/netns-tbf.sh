@@ -4,9 +4,10 @@
 # 100 Mbit/s with a queue of 3,125,000 bytes (250 ms at that rate, as in the simulator
 # scenario). One utpcat sends --size-mib (default 150) MiB to a utpcat in the other namespace.
 #
-# usage: scripts/netns-tbf.sh [--size-mib N] [--rate-mbit N] [--interval-ms N]
+# usage: scripts/netns-tbf.sh [--size-mib N] [--rate-mbit N] [--interval-ms N] [--sockbuf BYTES]
 #
-# Both utpcats keep their default 4 MiB socket buffers. With the OS default SO_SNDBUF (212,992
+# Both utpcats keep their default 4 MiB socket buffers (--sockbuf passes utpcat's option to
+# both; 0 leaves the OS defaults). With the OS default SO_SNDBUF (212,992
 # bytes) the datagrams waiting in the qdisc count against the sender's socket buffer, which
 # then caps the queue at about 11 ms, long before LEDBAT's target (measured: 95.8 % goodput,
 # 11.7 ms of queuing delay): that run tests the host's backpressure, not LEDBAT.
@@ -37,17 +38,21 @@ die() { say "error: $*"; exit 1; }
 size_mib=150
 rate_mbit=100
 interval_ms=250
+sockbuf=4194304
 while [ $# -gt 0 ]; do
     case $1 in
         --size-mib) size_mib=$2; shift 2 ;;
         --rate-mbit) rate_mbit=$2; shift 2 ;;
         --interval-ms) interval_ms=$2; shift 2 ;;
+        --sockbuf) sockbuf=$2; shift 2 ;;
         *) die "unknown argument '$1' (see the header of $0)" ;;
     esac
 done
 for n in "$size_mib" "$rate_mbit" "$interval_ms"; do
     [[ $n =~ ^[1-9][0-9]*$ ]] || die "'$n' is not a positive integer"
 done
+[[ $sockbuf =~ ^[0-9]+$ ]] || die "'$sockbuf' is not a socket buffer size"
+
 
 if ! command -v ip >/dev/null || ! command -v tc >/dev/null; then
     [ "$(id -u)" -eq 0 ] || die "needs iproute2 (ip, tc) and root to install it"
@@ -111,8 +116,8 @@ rcv_log=$work/receiver.log
 snd_log=$work/sender.log
 tc_log=$work/backlog.log
 : >"$tc_log"
-ip netns exec "$rcv_ns" "$utpcat" -l -s "$rcv_ip" -p "$port" --stats \
-    --stats-interval "$interval_ms" </dev/null >/dev/null 2>"$rcv_log" &
+ip netns exec "$rcv_ns" "$utpcat" -l -s "$rcv_ip" -p "$port" --sockbuf "$sockbuf" \
+    --stats --stats-interval "$interval_ms" </dev/null >/dev/null 2>"$rcv_log" &
 receiver=$!
 pids+=("$receiver")
 sleep 0.3
@@ -132,7 +137,7 @@ say "sending $size_mib MiB from $snd_ip to $rcv_ip:$port"
 bytes=$((size_mib * 1048576))
 deadline=$((size_mib * 8 * 1048576 * 2 / (rate_mbit * 1000000) + 30))
 if ! head -c "$bytes" /dev/zero | timeout "$deadline" ip netns exec "$snd_ns" "$utpcat" \
-    -B 65536 --stats --stats-interval "$interval_ms" "$rcv_ip" "$port" \
+    -B 65536 --sockbuf "$sockbuf" --stats --stats-interval "$interval_ms" "$rcv_ip" "$port" \
     2>"$snd_log"; then
     tail -5 "$snd_log" >&2
     die "the sender failed or took over $deadline s ($snd_log)"
