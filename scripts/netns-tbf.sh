@@ -88,21 +88,26 @@ cleanup() {
 }
 trap cleanup EXIT
 
-if ! ip netns add "$snd_ns" 2>"$work/netns.err"; then
-    die "cannot create a network namespace ($(cat "$work/netns.err")): this needs root" \
-        "(CAP_NET_ADMIN); nothing was measured"
-fi
-ip netns add "$rcv_ns"
-ip -n "$snd_ns" link add "$snd_if" type veth peer name "$rcv_if" netns "$rcv_ns"
-ip -n "$snd_ns" addr add "$snd_ip/30" dev "$snd_if"
-ip -n "$rcv_ns" addr add "$rcv_ip/30" dev "$rcv_if"
-for ns in "$snd_ns" "$rcv_ns"; do ip -n "$ns" link set lo up; done
-ip -n "$snd_ns" link set "$snd_if" up
-ip -n "$rcv_ns" link set "$rcv_if" up
+# Every step of the setup needs privileges (CAP_SYS_ADMIN for namespaces, CAP_NET_ADMIN for
+# links, addresses and qdiscs): say clearly when one is refused, and measure nothing.
+: >"$work/netns.err"
+net() {
+    "$@" 2>>"$work/netns.err" ||
+        die "cannot set up the namespaces: '$*' failed ($(tail -1 "$work/netns.err")); this" \
+            "needs root with CAP_SYS_ADMIN and CAP_NET_ADMIN; nothing was measured"
+}
+net ip netns add "$snd_ns"
+net ip netns add "$rcv_ns"
+net ip -n "$snd_ns" link add "$snd_if" type veth peer name "$rcv_if" netns "$rcv_ns"
+net ip -n "$snd_ns" addr add "$snd_ip/30" dev "$snd_if"
+net ip -n "$rcv_ns" addr add "$rcv_ip/30" dev "$rcv_if"
+for ns in "$snd_ns" "$rcv_ns"; do net ip -n "$ns" link set lo up; done
+net ip -n "$snd_ns" link set "$snd_if" up
+net ip -n "$rcv_ns" link set "$rcv_if" up
 # The bottleneck: data leaves the sender through a token bucket of rate_mbit with a queue of
 # 250 ms at that rate (bytes = rate / 8 * 0.25); the bucket holds 32 kbit (4 KB, ~2 frames).
 limit=$((rate_mbit * 1000000 / 8 / 4))
-tc -n "$snd_ns" qdisc add dev "$snd_if" root tbf rate "${rate_mbit}mbit" burst 32kbit \
+net tc -n "$snd_ns" qdisc add dev "$snd_if" root tbf rate "${rate_mbit}mbit" burst 32kbit \
     limit "$limit"
 say "link $snd_ns/$snd_if -> $rcv_ns/$rcv_if: tbf ${rate_mbit} Mbit/s, queue $limit bytes"
 # Wait until both ends of the veth report carrier.
