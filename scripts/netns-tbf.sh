@@ -81,12 +81,16 @@ rcv_ip=10.201.0.2
 port=4000
 pids=()
 cleanup() {
-    local pid
+    local pid ns
     for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    ip netns del "$snd_ns" 2>/dev/null || true
-    ip netns del "$rcv_ns" 2>/dev/null || true
+    for ns in "$snd_ns" "$rcv_ns"; do
+        # Our utpcats if still running there (only this script's processes are in them).
+        for pid in $(ip netns pids "$ns" 2>/dev/null); do kill "$pid" 2>/dev/null || true; done
+        ip netns del "$ns" 2>/dev/null || true
+    done
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
 
 # Every step of the setup needs privileges (CAP_SYS_ADMIN for namespaces, CAP_NET_ADMIN for
 # links, addresses and qdiscs): say clearly when one is refused, and measure nothing.
