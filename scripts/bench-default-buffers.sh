@@ -15,7 +15,7 @@
 # counts with the bytes it delivered by then over those seconds (marked "capped"); at its few
 # MiB/s every 256 MiB run is capped, so its rate is taken over a fixed 20 s, long enough to
 # average over its 1 s timeouts (shorter runs that finish early vary more: 3.2-7.0 MiB/s
-# at 64 MiB, 3.4-4.3 capped at 256 MiB, in the README's runs). Printed:
+# at 64 MiB, 3.4-6.3 capped at 256 MiB, in the README's runs). Printed:
 # every run with its RcvbufErrors increase, median [min-max], the ratios ours/reference, and
 # a PASS/FAIL line per case of ours against median ratio >= --min-ratio (default 50, issue 5;
 # --min-ratio 0 prints the ratios without judging them);
