@@ -65,9 +65,10 @@ use std::os::fd::{AsRawFd, RawFd};
 /// How to set up a runtime socket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct UdpOptions {
-    /// `SO_RCVBUF` to ask for (the kernel caps it at `net.core.rmem_max`). Default 4 MiB.
+    /// `SO_RCVBUF` to ask for (the kernel caps it at `net.core.rmem_max`); 0 leaves the
+    /// operating system's default (`net.core.rmem_default` on Linux). Default 4 MiB.
     pub recv_buffer: usize,
-    /// `SO_SNDBUF` to ask for. Default 4 MiB.
+    /// `SO_SNDBUF` to ask for; 0 leaves the operating system's default. Default 4 MiB.
     pub send_buffer: usize,
     /// For an IPv6 socket: `Some(false)` accepts IPv4 too (dual stack), `Some(true)` only
     /// IPv6, `None` leaves the system default.
@@ -217,9 +218,13 @@ impl UdpSocket {
         if let (true, Some(only)) = (addr.is_ipv6(), options.only_v6) {
             socket.set_only_v6(only)?;
         }
-        // Best effort: the kernel caps the sizes; a smaller buffer still works.
-        let _ = socket.set_recv_buffer_size(options.recv_buffer);
-        let _ = socket.set_send_buffer_size(options.send_buffer);
+        // Best effort: the kernel caps the sizes; a smaller buffer still works. 0: not set.
+        if options.recv_buffer > 0 {
+            let _ = socket.set_recv_buffer_size(options.recv_buffer);
+        }
+        if options.send_buffer > 0 {
+            let _ = socket.set_send_buffer_size(options.send_buffer);
+        }
         #[cfg(target_os = "linux")]
         sys::configure(socket.as_raw_fd(), addr.is_ipv6())?;
         socket.bind(&SockAddr::from(addr))?;
@@ -602,6 +607,28 @@ mod tests {
         assert_eq!(from, a.local_addr().unwrap());
         let (rcv, snd) = a.buffer_sizes().unwrap();
         assert!(rcv > 212_992 && snd > 212_992, "buffers {rcv} {snd}");
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn zero_buffer_sizes_leave_the_system_defaults() {
+        let default = |name: &str| -> usize {
+            std::fs::read_to_string(format!("/proc/sys/net/core/{name}"))
+                .unwrap()
+                .trim()
+                .parse()
+                .unwrap()
+        };
+        let options = UdpOptions {
+            recv_buffer: 0,
+            send_buffer: 0,
+            ..UdpOptions::default()
+        };
+        let s = UdpSocket::bind("127.0.0.1:0".parse().unwrap(), &options).unwrap();
+        assert_eq!(
+            s.buffer_sizes().unwrap(),
+            (default("rmem_default"), default("wmem_default"))
+        );
     }
 
     #[test]
