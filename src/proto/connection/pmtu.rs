@@ -13,8 +13,10 @@
 //! floor at the head of the queue mean the confirmed size no longer gets through (a route
 //! change, a tunnel that drops fragments, an ICMP-blocking path). The packet size falls to the
 //! floor, the data of the outstanding packets is cut into packets of that size under the same
-//! sequence numbers (when [`SendQueue::repacketize`](crate::proto::reliability::send_queue::SendQueue::repacketize)
-//! finds that safe), and the search starts again from the floor.
+//! sequence numbers (when [`SendQueue::repacketize`] finds that safe), and the search starts
+//! again from the floor.
+//!
+//! [`SendQueue::repacketize`]: crate::proto::reliability::send_queue::SendQueue::repacketize
 
 use super::{payload_size, Connection, Timer, Written};
 use crate::proto::config::Config;
@@ -59,7 +61,13 @@ impl Connection {
         if size == self.packet_size {
             return;
         }
-        log::debug!(target: "utp::mtu", "connection to {} (id {}): packet size {} -> {size}", self.remote, self.recv_id, self.packet_size);
+        log::debug!(
+            target: "utp::mtu",
+            "connection to {} (id {}): packet size {} -> {size}",
+            self.remote,
+            self.recv_id,
+            self.packet_size
+        );
         self.packet_size = size;
         self.cc.set_mss(size);
         self.send.set_payload_capacity(payload_size(size));
@@ -116,7 +124,12 @@ impl Connection {
         self.note_sent(now, 0, false);
         self.arm_retransmit(now);
         self.arm_pmtu_timer(now);
-        log::trace!(target: "utp::mtu", "connection to {}: probe of {size} bytes (seq {})", self.remote, seq.0);
+        log::trace!(
+            target: "utp::mtu",
+            "connection to {}: probe of {size} bytes (seq {})",
+            self.remote,
+            seq.0
+        );
         Some(Written {
             len,
             dont_fragment: true,
@@ -211,7 +224,12 @@ impl Connection {
             self.fail_probe(now);
         }
         if let Some(size) = self.pmtu.on_packet_too_big(now, max, MIN_PACKET_SIZE) {
-            log::info!(target: "utp::mtu", "connection to {}: packet size {} -> {size} (ICMP)", self.remote, self.packet_size);
+            log::info!(
+                target: "utp::mtu",
+                "connection to {}: packet size {} -> {size} (ICMP)",
+                self.remote,
+                self.packet_size
+            );
             self.set_packet_size(size);
         }
         self.pmtu_learned = true;
@@ -231,7 +249,13 @@ impl Connection {
             return;
         };
         self.stats.pmtu_black_holes += 1;
-        log::info!(target: "utp::mtu", "connection to {} (id {}): full-size packets vanish; packet size {} -> {size}", self.remote, self.recv_id, self.packet_size);
+        log::info!(
+            target: "utp::mtu",
+            "connection to {} (id {}): full-size packets vanish; packet size {} -> {size}",
+            self.remote,
+            self.recv_id,
+            self.packet_size
+        );
         self.probe_seq = None;
         self.set_packet_size(size);
         if let Some(bytes) = self.send.repacketize(size) {
