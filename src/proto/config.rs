@@ -19,6 +19,17 @@ pub const MIN_ADAPTIVE_ACK_DELAY: Duration = Duration::from_micros(50);
 /// be holding data until it is acknowledged). Our own choice: 1 ms.
 pub const QUICK_ACK_DELAY: Duration = Duration::from_millis(1);
 
+/// Default cap of the auto-sized send and receive buffers: 32 MiB, above the 1 Gbit/s x 140 ms
+/// bandwidth-delay product (17.5 MB) plus LEDBAT's 100 ms of queue (12.5 MB). The in-flight
+/// packet limit ([`MAX_PACKETS_IN_FLIGHT`]) binds first with full-size packets. Our own choice.
+pub const DEFAULT_MAX_BUFFER: usize = 32 * 1024 * 1024;
+
+/// Most data packets a connection keeps in flight, and the most a receive buffer holds beyond
+/// its next expected packet: 16 383, far below half of BEP 29's 16-bit sequence space so that
+/// every comparison of sequence numbers stays unambiguous. Our own choice (libutp stops at
+/// 1024 packets either way).
+pub const MAX_PACKETS_IN_FLIGHT: usize = 0x3FFF;
+
 /// Tunables of an [`crate::proto::Endpoint`] and the connections it creates.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -31,6 +42,18 @@ pub struct Config {
     /// Receive buffer in bytes: in-order data not yet read plus out-of-order data held. The window
     /// we advertise is what is free in it. Default 1 MiB, as libutp's `UTP_RCVBUF`.
     pub recv_buffer: usize,
+    /// Largest size the send buffer may grow to. A connection's send buffer starts at
+    /// `send_buffer` and follows twice the congestion window (the bytes in flight plus as many
+    /// queued behind them), so a long fat path is never limited by it; the congestion window
+    /// itself is capped here. At or below `send_buffer` the buffer stays fixed, as libutp's.
+    /// Default [`DEFAULT_MAX_BUFFER`].
+    pub max_send_buffer: usize,
+    /// Largest size the receive buffer may grow to. It starts at `recv_buffer` and grows to
+    /// twice the bytes the peer delivered in one round trip when that exceeds it (dynamic
+    /// right-sizing, as Linux TCP's receive autotuning), so the window we advertise never
+    /// limits a sender that the reader keeps up with. At or below `recv_buffer` it stays fixed,
+    /// as libutp's. Default [`DEFAULT_MAX_BUFFER`].
+    pub max_recv_buffer: usize,
     /// Largest datagram (uTP header included, the UDP payload) to IPv4 peers: the ceiling of
     /// path-MTU discovery, or the fixed packet size when [`Config::pmtu_discovery`] is off.
     /// Default 1472: Ethernet's 1500-byte MTU less 20 bytes of IPv4 and 8 of UDP header. A
@@ -110,6 +133,8 @@ impl Default for Config {
             target_delay: Duration::from_millis(100),
             send_buffer: 1024 * 1024,
             recv_buffer: 1024 * 1024,
+            max_send_buffer: DEFAULT_MAX_BUFFER,
+            max_recv_buffer: DEFAULT_MAX_BUFFER,
             max_packet_size_v4: 1472,
             max_packet_size_v6: 1452,
             pmtu_discovery: true,
@@ -150,14 +175,18 @@ pub struct ConnectionOptions {
 }
 
 impl ConnectionOptions {
-    /// `config` with these overrides applied, or an error naming the first unusable value.
+    /// `config` with these overrides applied, or an error naming the first unusable value. A
+    /// buffer size given here is fixed (its cap is set to the same value), as an explicit
+    /// `SO_RCVBUF` turns off Linux's autotuning.
     pub fn apply(&self, config: &Config) -> Result<Config, ConfigError> {
         let mut c = config.clone();
         if let Some(v) = self.send_buffer {
             c.send_buffer = v;
+            c.max_send_buffer = v;
         }
         if let Some(v) = self.recv_buffer {
             c.recv_buffer = v;
+            c.max_recv_buffer = v;
         }
         if let Some(v) = self.target_delay {
             c.target_delay = v;
@@ -190,6 +219,16 @@ pub const MIN_PACKET_SIZE: usize = 150;
 pub const MAX_PACKET_SIZE: usize = 65_507;
 
 impl Config {
+    /// The largest the send buffer (and the congestion window) may grow to.
+    pub fn send_buffer_cap(&self) -> usize {
+        self.send_buffer.max(self.max_send_buffer)
+    }
+
+    /// The largest the receive buffer may grow to.
+    pub fn recv_buffer_cap(&self) -> usize {
+        self.recv_buffer.max(self.max_recv_buffer)
+    }
+
     /// Checks that every value is usable.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.target_delay.is_zero() {

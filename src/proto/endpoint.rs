@@ -133,6 +133,9 @@ pub struct Endpoint {
     rng: SplitMix64,
     connections: HashMap<ConnectionHandle, Connection>,
     by_key: HashMap<(SocketAddr, u16), ConnectionHandle>,
+    /// Live connections per remote address, oldest first: a new connection to the same peer
+    /// starts from the oldest one's path measurements (see [`Endpoint::insert`]).
+    by_remote: HashMap<SocketAddr, Vec<ConnectionHandle>>,
     next_handle: u64,
     events: EventQueue,
     ready: VecDeque<ConnectionHandle>,
@@ -163,6 +166,7 @@ impl Endpoint {
             rng: SplitMix64::new(seed),
             connections: HashMap::new(),
             by_key: HashMap::new(),
+            by_remote: HashMap::new(),
             next_handle: 1,
             events: VecDeque::new(),
             ready: VecDeque::new(),
@@ -347,7 +351,17 @@ impl Endpoint {
         }
     }
 
-    fn insert(&mut self, handle: ConnectionHandle, conn: Connection) {
+    /// Adds a connection. When another connection to the same address is live, the new one
+    /// takes over its delay base: both measure the same path from the same two clocks, and a
+    /// newcomer that took the queue the first one keeps at LEDBAT's target for an empty path
+    /// would aim for twice the target and starve it (RFC 6817 section 4.4, "latecomer
+    /// advantage"; libutp has it between its own connections).
+    fn insert(&mut self, handle: ConnectionHandle, mut conn: Connection) {
+        let siblings = self.by_remote.entry(conn.remote()).or_default();
+        if let Some(oldest) = siblings.first().and_then(|h| self.connections.get_mut(h)) {
+            conn.inherit_path(oldest);
+        }
+        siblings.push(handle);
         self.by_key.insert((conn.remote(), conn.recv_id()), handle);
         self.connections.insert(handle, conn);
         self.touch(handle);
@@ -364,6 +378,12 @@ impl Endpoint {
             self.connections.remove(&handle);
             if self.by_key.get(&key) == Some(&handle) {
                 self.by_key.remove(&key);
+            }
+            if let Some(siblings) = self.by_remote.get_mut(&key.0) {
+                siblings.retain(|&h| h != handle);
+                if siblings.is_empty() {
+                    self.by_remote.remove(&key.0);
+                }
             }
             return;
         }

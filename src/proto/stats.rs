@@ -46,6 +46,11 @@ pub struct ConnectionStats {
     /// The path-MTU search has not converged (it probes only while data waits to be sent, so
     /// a connection that only receives stays here); false with discovery off.
     pub pmtu_searching: bool,
+    /// Current size of the send buffer in bytes (it follows the congestion window).
+    pub send_buffer: u64,
+    /// Current size of the receive buffer in bytes (it follows what the peer delivers per
+    /// round trip).
+    pub recv_buffer: u64,
 }
 
 /// Per-endpoint counters. The size buckets are libutp's (`utp_context_stats`): datagram lengths

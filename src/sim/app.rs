@@ -195,6 +195,14 @@ impl EndpointNode {
         (*h, c)
     }
 
+    /// Copies the engine's current counters of `h` into its [`AppConn`], so they are up to
+    /// date after the connection is gone (its last datagrams count too).
+    fn refresh_stats(&mut self, h: ConnectionHandle) {
+        if let (Some(c), Ok(stats)) = (self.conns.get_mut(&h), self.endpoint.connection_stats(h)) {
+            c.stats = stats;
+        }
+    }
+
     /// Runs the application: handles events, reads, writes, shuts down and closes as planned.
     pub fn pump(&mut self, now: Instant) {
         let mut work = std::mem::take(&mut self.pending);
@@ -351,6 +359,9 @@ impl Node for EndpointNode {
                 None => {}
             }
         }
+        if let Some(h) = self.endpoint.last_routed() {
+            self.refresh_stats(h);
+        }
         self.pump(now);
     }
 
@@ -361,6 +372,9 @@ impl Node for EndpointNode {
 
     fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
         let mut transmit = self.endpoint.poll_transmit(now, buf)?;
+        if let Some(h) = transmit.connection {
+            self.refresh_stats(h);
+        }
         if let Some(limit) = self.sack_limit {
             transmit.len = narrow_sack(&mut buf[..transmit.len], limit);
         }

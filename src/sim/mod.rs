@@ -11,6 +11,8 @@
 //!   of one direction. [`LinkStats`] counts what each direction did.
 //! * Hooks ([`Sim::add_hook`], [`HookInfo`], [`Verdict`]): scripted drops and holds, run before a
 //!   link's impairments.
+//! * [`newreno`]: a TCP NewReno bulk flow modelled as nodes, the competitor of uTP's targets;
+//!   [`host::Host`] puts it beside a uTP endpoint at one address, so both share one link.
 //! * [`SimRng`]: the seeded generator; [`seed_from_env`] and [`SeedReporter`] make a failing run
 //!   replayable with `RUTP_SIM_SEED`.
 //!
@@ -20,8 +22,10 @@
 pub mod app;
 mod flights;
 mod hook;
+pub mod host;
 mod link;
 mod network;
+pub mod newreno;
 mod node;
 mod rng;
 mod seed;

@@ -5,9 +5,11 @@
 //! `cargo test --features sim --test scenarios -- --nocapture` shows them. A failing run prints
 //! its seed; `RUTP_SIM_SEED=<seed>` replays it.
 
+mod duo;
 mod harness;
 
 mod acks;
+mod competing;
 mod handshake;
 mod overflow;
 mod pmtu;

@@ -135,6 +135,35 @@ pub const IMPOSSIBLE_DELAY_MARGIN: Duration = Duration::from_millis(100);
 /// the current-delay filter's 3, so one outlier never does.
 pub const IMPOSSIBLE_DELAY_SAMPLES: u32 = 8;
 
+/// Share of the excess queue a delay above the target removes per round trip: 1/2.
+///
+/// libutp shrinks the window above the target as slowly as it grows it below (at most 3000
+/// bytes per round trip whatever the window), so a queue built by a slow-start overshoot or by
+/// a latecomer takes minutes to drain on a fast path. Here a window `W` whose round trip `rtt`
+/// carries a queuing delay `delay` above `target` keeps `W * (delay - target) / rtt` bytes of
+/// the queue beyond the target; half of that goes per round trip, which drains the excess
+/// geometrically without overshooting when the feedback arrives one round trip late
+/// (LEDBAT++, draft-irtf-iccrg-ledbat-plus-plus section 4.2, also decreases in proportion to
+/// the window). A window-independent fairness gain ([`MAX_FAIRNESS_SHARE`]) is added to every
+/// round above the target; below it the window grows by that gain or libutp's
+/// `max_increase_per_rtt * off_target`, whichever is larger. At most half the window goes per
+/// round (see `Round`). Our own choice.
+pub const RESPONSE_PER_RTT: f64 = 0.5;
+
+/// Cap of the fairness gain as a share of the window: 1/16. Each connection settles where
+/// its fairness gain equals its delay response, `(delay - target) / rtt = 2 * gain / window`;
+/// a square-root gain makes that the same window for connections sharing a queue (so they
+/// converge to equal shares, which a controller that stops exactly at the target never does),
+/// and this cap keeps the standing delay above the target below `rtt / 8` on small windows.
+/// Our own choice.
+pub const MAX_FAIRNESS_SHARE: f64 = 1.0 / 16.0;
+
+/// Slow start grows the window by `acked * (1 - delay / exit)` per ACK, where `exit` is the
+/// delay that ends slow start: a doubling per round trip on an empty queue, tapering as the
+/// queue nears the exit point, but never below this share of a doubling, so slow start still
+/// ends. Our own choice (HyStart++, RFC 9406, also slows slow start down once the delay rises).
+pub const SLOW_START_MIN_PACE: f64 = 0.25;
+
 /// LEDBAT congestion controller of one connection.
 ///
 /// Feed it the delay samples of every received packet ([`on_delay_sample`](Self::on_delay_sample)
@@ -338,6 +367,14 @@ impl Ledbat {
         capped.saturating_add(self.drift.penalty())
     }
 
+    /// The window-independent part of the per-round change (see [`RESPONSE_PER_RTT`]): the
+    /// square root of the window in packets, in packets, and at most [`MAX_FAIRNESS_SHARE`] of
+    /// the window.
+    fn fairness_gain(&self, cwnd: f64) -> f64 {
+        let mss = self.mss as f64;
+        (mss * (cwnd / mss).max(1.0).sqrt()).min(cwnd * MAX_FAIRNESS_SHARE)
+    }
+
     /// An ACK newly acknowledged `bytes_acked` bytes. `flight_before` is the number of bytes in
     /// flight before this ACK (including the ones it acknowledges); `rtt` is the smallest RTT
     /// among the acknowledged packets that were sent only once, if any.
@@ -370,10 +407,22 @@ impl Ledbat {
         let delay = self.control_delay(rtt).as_micros() as f64;
         let using_window = flight_before.saturating_mul(2) >= self.window();
 
-        // RFC 6817 section 2.4.2 with libutp's scaling.
+        // The window's change over one round trip (see `RESPONSE_PER_RTT`), spread over the
+        // round's ACKs.
         let off_target = (target - delay) / target;
         let window_factor = acked.min(cwnd) / acked.max(cwnd);
-        let mut gain = self.config.max_increase_per_rtt as f64 * window_factor * off_target;
+        let round_trip = rtt
+            .or(self.last_rtt)
+            .map_or(target, |r| r.as_micros() as f64)
+            .max(delay)
+            .max(1.0);
+        let fairness = self.fairness_gain(cwnd);
+        let per_round = if delay <= target {
+            fairness.max(self.config.max_increase_per_rtt as f64 * off_target)
+        } else {
+            fairness - RESPONSE_PER_RTT * cwnd * (delay - target) / round_trip
+        };
+        let mut gain = per_round.max(-cwnd / 2.0) * window_factor;
         if gain > 0.0 && !using_window {
             gain = 0.0;
         }
@@ -387,8 +436,17 @@ impl Ledbat {
             self.ssthresh = Some(self.window());
             ledbat
         } else {
+            // Slow start slows down as the delay approaches the exit point: the delay seen now
+            // is a round trip old, and a full doubling in that round trip would overshoot the
+            // target by as much again (and overflow a queue not much deeper than the target).
+            let exit = self.config.slow_start_exit_fraction * target;
+            let pace = if exit > 0.0 {
+                (1.0 - delay / exit).clamp(SLOW_START_MIN_PACE, 1.0)
+            } else {
+                1.0
+            };
             let grown = if using_window {
-                cwnd + acked.min(cwnd)
+                cwnd + acked.min(cwnd) * pace
             } else {
                 cwnd
             };
@@ -467,6 +525,36 @@ impl Ledbat {
     /// it.
     pub fn ssthresh(&self) -> usize {
         self.ssthresh.unwrap_or_else(|| self.max_window())
+    }
+
+    /// Takes over the delay histories of `other`, a controller of another connection over the
+    /// same path (same peer address, so the same two clocks): a newcomer then measures the
+    /// queue the older connection keeps as queue, not as part of the base.
+    pub fn inherit_delay_base(&mut self, other: &Ledbat) {
+        self.ours = other.ours.clone();
+        self.theirs = other.theirs.clone();
+        self.drift = other.drift.clone();
+    }
+
+    /// Ensemble sharing of the window (RFC 9040 section 8): a new connection over the same path
+    /// as `other` takes half of `other`'s window, which keeps the other half, so the two start
+    /// from an even split instead of the newcomer slow-starting into a queue the other keeps
+    /// at the target (delay-based control alone evens out two windows only slowly). Done only
+    /// when `other` has left slow start (its window reflects the path) and its half is larger
+    /// than this controller's window.
+    pub fn take_share_of(&mut self, other: &mut Ledbat) {
+        let half = other.cwnd / 2.0;
+        if other.slow_start || other.last_rtt.is_none() || half <= self.cwnd {
+            return;
+        }
+        other.cwnd = other.clamp(half);
+        other.round = Round::frozen(other.cwnd);
+        other.before_cut = None;
+        self.cwnd = self.clamp(half);
+        self.slow_start = false;
+        self.ssthresh = Some(self.window());
+        self.last_rtt = other.last_rtt;
+        self.round = Round::frozen(self.cwnd);
     }
 
     /// Forgets all delay measurements (both directions and the drift), e.g. after the peer's

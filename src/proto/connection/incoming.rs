@@ -273,7 +273,8 @@ impl Connection {
             // received a packet its selective ACK does not reach, which has left the network.
             // One more packet may go in its place (RFC 5681 section 3.2 step 4 inflates the
             // window by one segment per duplicate ACK for the same reason).
-            self.undescribed = (self.undescribed + self.packet_size).min(self.config.send_buffer);
+            self.undescribed =
+                (self.undescribed + self.packet_size).min(self.config.send_buffer_cap());
         }
         if self
             .recovery_end
@@ -356,7 +357,11 @@ impl Connection {
         let payload = if fin { &[][..] } else { packet.payload };
         let had_gaps = self.recv.has_gaps();
         let before = self.recv.readable_len();
-        match self.recv.insert(header.seq_nr, payload, fin) {
+        let inserted = self.recv.insert(header.seq_nr, payload, fin);
+        if matches!(inserted, Inserted::InOrder { .. } | Inserted::OutOfOrder) {
+            self.autotune_recv(now, payload.len(), header.timestamp_diff);
+        }
+        match inserted {
             Inserted::InOrder { .. } => {
                 let delivered = self.recv.readable_len() - before;
                 self.stats.bytes_received += delivered as u64;

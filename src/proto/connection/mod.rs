@@ -9,6 +9,7 @@
 //! an ST_STATE carrying the acceptor's first sequence number without consuming it; ST_STATE
 //! packets carry the next sequence number to be sent; a FIN consumes one.
 
+mod autosize;
 mod incoming;
 mod outgoing;
 mod pmtu;
@@ -89,6 +90,8 @@ pub struct Connection {
     keepalive_due: bool,
     probe_due: bool,
     unacked_packets: u16,
+    /// Receive autotuning's count of the current round trip.
+    recv_tuner: autosize::RecvTuner,
     /// When the oldest unacknowledged data packet arrived (for [`Config::adaptive_ack`]).
     first_unacked_at: Instant,
     /// When the last in-order data packet arrived.
@@ -172,7 +175,7 @@ impl Connection {
         let mss = payload_size(packet_size);
         let cc_config = LedbatConfig {
             target: config.target_delay,
-            max_cwnd: config.send_buffer.max(packet_size),
+            max_cwnd: config.send_buffer_cap().max(packet_size),
             ..LedbatConfig::default()
         };
         Connection {
@@ -211,6 +214,7 @@ impl Connection {
             keepalive_due: false,
             probe_due: false,
             unacked_packets: 0,
+            recv_tuner: autosize::RecvTuner::default(),
             first_unacked_at: Instant::from_micros(0),
             last_data_at: Instant::from_micros(0),
             data_spacing: u64::MAX,
@@ -337,6 +341,19 @@ impl Connection {
         self.finished && !self.reset_due
     }
 
+    /// Starts from what `other`, a live connection to the same address, measured of the path:
+    /// its delay base and its round-trip time, and takes half of its congestion window (RFC
+    /// 9040 sections 7 and 8: what a connection learned of a path serves the next one to the
+    /// same host).
+    pub(crate) fn inherit_path(&mut self, other: &mut Connection) {
+        self.cc.inherit_delay_base(&other.cc);
+        if self.rtt.srtt().is_none() {
+            self.rtt = other.rtt.clone();
+            self.rtt.reset_backoff();
+        }
+        self.cc.take_share_of(&mut other.cc);
+    }
+
     /// Counters and current estimates.
     pub fn stats(&self) -> ConnectionStats {
         let mut s = self.stats;
@@ -346,6 +363,8 @@ impl Connection {
         s.queuing_delay = self.cc.queuing_delay().unwrap_or_default();
         s.mtu = self.packet_size as u32;
         s.pmtu_searching = !self.pmtu.is_converged() && self.config.pmtu_discovery;
+        s.send_buffer = self.send_buffer_size() as u64;
+        s.recv_buffer = self.recv.capacity() as u64;
         s
     }
 
@@ -363,10 +382,10 @@ impl Connection {
         self.external_buffered = bytes;
     }
 
-    /// Room left in the send buffer.
+    /// Room left in the send buffer (whose size follows the congestion window, see
+    /// [`autosize`]).
     fn send_space(&self) -> usize {
-        self.config
-            .send_buffer
+        self.send_buffer_size()
             .saturating_sub(self.unsent.len() + self.send.buffered_payload())
     }
 
@@ -435,7 +454,7 @@ impl Connection {
     /// (RFC 9293 section 3.8.6.2.2: an update of at least two packets or half the buffer).
     fn maybe_window_update(&mut self) {
         let window = self.advertised_window();
-        let threshold = (2 * payload_size(self.packet_size)).min(self.config.recv_buffer / 2);
+        let threshold = (2 * payload_size(self.packet_size)).min(self.recv.capacity() / 2);
         if window >= self.last_advertised + threshold {
             self.ack_due = true;
         }

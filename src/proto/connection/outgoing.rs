@@ -2,6 +2,7 @@
 //! fields; Nagle per RFC 896; windows per RFC 6817 and the peer's advertised window).
 
 use super::{payload_size, Connection, State, Timer};
+use crate::proto::config::MAX_PACKETS_IN_FLIGHT;
 use crate::proto::congestion::pacer::{Pacer, AVOIDANCE_GAIN, SLOW_START_GAIN};
 use crate::proto::packet::{encode_prefix, Extensions, Header, PacketType, HEADER_LEN};
 use crate::proto::reliability::send_queue::Kind;
@@ -154,6 +155,9 @@ impl Connection {
         // Path-MTU probes carry no data and hold nothing back.
         let data_in_flight = self.send.len() > self.send.probe_count();
         if len < mss && self.config.nagle && data_in_flight && !self.write_shutdown {
+            return None;
+        }
+        if self.send.len() >= MAX_PACKETS_IN_FLIGHT {
             return None;
         }
         let in_flight = self.send.in_flight();

@@ -16,8 +16,15 @@ use std::collections::VecDeque;
 use super::pool::BufferPool;
 
 /// Largest number of reorder slots, whatever the buffer size: keeps every distance far below
-/// half the 16-bit sequence space (BEP 29 sequence numbers wrap at 2^16).
-pub const MAX_REORDER_SLOTS: usize = 0x3FFF;
+/// half the 16-bit sequence space (BEP 29 sequence numbers wrap at 2^16). The sender keeps no
+/// more packets than this in flight either.
+pub const MAX_REORDER_SLOTS: usize = crate::proto::config::MAX_PACKETS_IN_FLIGHT;
+
+/// Reorder slots for a buffer of `capacity` bytes: room for packets of 64 bytes and more, plus
+/// 64 for tiny ones, at most [`MAX_REORDER_SLOTS`].
+fn slots_for(capacity: usize) -> usize {
+    (capacity / 64 + 64).min(MAX_REORDER_SLOTS)
+}
 
 /// What happened to an inserted packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,7 +67,7 @@ impl RecvBuffer {
     /// A buffer of `capacity` bytes whose last in-order packet is `ack_nr`; `packet_payload` is
     /// the largest payload a packet can carry (the overshoot allowance).
     pub fn new(capacity: usize, packet_payload: usize, ack_nr: SeqNr) -> Self {
-        let max_slots = (capacity / 64 + 64).min(MAX_REORDER_SLOTS);
+        let max_slots = slots_for(capacity);
         RecvBuffer {
             capacity,
             slack: packet_payload,
@@ -84,6 +91,20 @@ impl RecvBuffer {
     pub fn set_ack_nr(&mut self, ack_nr: SeqNr) {
         debug_assert!(self.reorder.is_empty());
         self.ack_nr = ack_nr;
+    }
+
+    /// The buffer's size in bytes.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// Enlarges the buffer to `capacity` bytes (receive autotuning); a smaller value is ignored,
+    /// as shrinking could drop data the peer was allowed to send.
+    pub fn grow_to(&mut self, capacity: usize) {
+        if capacity > self.capacity {
+            self.capacity = capacity;
+            self.max_slots = slots_for(capacity);
+        }
     }
 
     /// Bytes buffered, in order and out of order.
@@ -335,6 +356,21 @@ mod tests {
         let mut sink = [0u8; 4096];
         assert_eq!(b.read(&mut sink), 3000);
         assert_eq!(b.window(500), 1500);
+    }
+
+    #[test]
+    fn growing_opens_the_window_and_the_reorder_reach() {
+        let mut b = RecvBuffer::new(640, 100, SeqNr(0));
+        // 640 / 64 + 64 = 74 slots: a packet 80 ahead does not fit.
+        assert_eq!(b.insert(SeqNr(81), &[1], false), Inserted::Dropped);
+        b.grow_to(64_000);
+        assert_eq!(b.capacity(), 64_000);
+        assert_eq!(b.window(0), 64_000);
+        assert_eq!(b.insert(SeqNr(81), &[1], false), Inserted::OutOfOrder);
+        // Never shrinks.
+        b.grow_to(1000);
+        assert_eq!(b.capacity(), 64_000);
+        assert_eq!(b.window(0), 64_000 - 1);
     }
 
     #[test]

@@ -414,9 +414,14 @@ impl SendQueue {
     fn note_delivered(&mut self, now: Instant, p: Delivered, out: &mut AckOutcome) {
         let since_sent = now.saturating_duration_since(p.last_sent);
         if p.transmissions == 1 {
-            out.rtt = min_opt(out.rtt, Some(since_sent));
+            // A packet sent before one already known delivered waited at the peer behind a
+            // hole (or was reordered): its acknowledgement came when the hole was filled, so
+            // its age says nothing of the round trip. Only packets delivered in the order they
+            // were sent give RTT samples (with Karn's rule, RFC 6298 section 3, for the rest).
             if p.tx_order < self.delivered_max_tx {
                 out.reordered = true;
+            } else {
+                out.rtt = min_opt(out.rtt, Some(since_sent));
             }
         } else {
             out.retransmitted_acked_after =
@@ -580,6 +585,27 @@ mod tests {
         assert_eq!(q.in_flight(), 240);
         assert!(q.ack_is_plausible(SeqNr(14)));
         assert!(!q.ack_is_plausible(SeqNr(15)));
+    }
+
+    #[test]
+    fn packets_held_behind_a_repaired_hole_give_no_rtt_sample() {
+        // Packets 10..=14 sent at 0..4 ms; 10 is lost and resent at 100 ms; the cumulative
+        // ACK at 110 ms covers all five. Only the retransmission (excluded by Karn's rule)
+        // arrived in this round trip: 11..=14 waited behind the hole for 100 ms.
+        let mut q = queue_with(5);
+        q.mark_front_lost();
+        assert_eq!(q.first_lost(), Some(SeqNr(10)));
+        q.retransmit(t(100), SeqNr(10));
+        let out = q.ack_cumulative(t(110), SeqNr(14));
+        assert_eq!(out.packets, 5);
+        assert_eq!(
+            out.rtt, None,
+            "a 106-110 ms sample would be the hole's repair time"
+        );
+        // Packets sent after the retransmission and acknowledged in order sample again.
+        q.push(t(120), Kind::Data, vec![0; 100]);
+        let out = q.ack_cumulative(t(150), SeqNr(15));
+        assert_eq!(out.rtt, Some(Duration::from_millis(30)));
     }
 
     #[test]

@@ -4,6 +4,7 @@ mod toys;
 
 mod delivery;
 mod hooks;
+mod host;
 mod impairments;
 mod pooling;
 mod queueing;
