@@ -318,3 +318,41 @@ fn pmtu_second_connection_to_the_same_host_starts_at_the_discovered_size() {
         "no new search within the raise interval"
     );
 }
+
+#[test]
+fn pmtu_an_outage_is_not_taken_for_a_black_hole() {
+    // Everything is lost for 1.5 s mid-transfer, small packets included: the timeouts look like
+    // a black hole's, but the ping goes unanswered, so the size stays and nothing is re-cut.
+    let bytes = 6 * MIB;
+    let outage = Rc::new(Cell::new(None::<Instant>));
+    let hook_outage = outage.clone();
+    let mut pair = Pair::symmetric("pmtu outage 1.5 s", 66, delay_ms(20));
+    pair.sim.add_hook(move |info| match hook_outage.get() {
+        Some(from) if info.now < from + Duration::from_millis(1500) => Verdict::Drop,
+        _ => Verdict::Pass,
+    });
+    let h = pair.start_transfer(bytes, 0);
+    let (a, b) = (pair.a, pair.b);
+    let trace = run_traced(&mut pair.sim, a, b, h, Duration::from_secs(60), |sim| {
+        let received: u64 = sim.node(b).conns.values().map(|c| c.received).sum();
+        if outage.get().is_none() && received >= 2 * MIB {
+            outage.set(Some(sim.now()));
+        }
+    });
+    let s = pair.assert_clean_transfer(bytes, 0);
+    let st = trace.last;
+    let ok = st.pmtu_black_holes == 0 && st.mtu == 1472 && s.timeouts() >= 2;
+    println!(
+        "target pmtu-outage: black holes {} (target 0), size {} (target 1472), timeouts {}, {}",
+        st.pmtu_black_holes,
+        st.mtu,
+        s.timeouts(),
+        verdict(ok)
+    );
+    assert!(
+        s.timeouts() >= 2,
+        "the outage must look like a black hole to the timer"
+    );
+    assert_eq!(st.pmtu_black_holes, 0);
+    assert_eq!(st.mtu, 1472);
+}

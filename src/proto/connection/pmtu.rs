@@ -10,8 +10,11 @@
 //! cut for it (a probe's loss says nothing about congestion, RFC 8899 section 4.4).
 //!
 //! Black hole: [`BLACK_HOLE_TIMEOUTS`] retransmission timeouts in a row with a packet above the
-//! floor at the head of the queue mean the confirmed size no longer gets through (a route
-//! change, a tunnel that drops fragments, an ICMP-blocking path). The packet size falls to the
+//! floor at the head of the queue raise the suspicion that the confirmed size no longer gets
+//! through (a route change, a tunnel that drops fragments, an ICMP-blocking path). A small
+//! packet then asks the peer for an ACK; if the ACK comes while the large packets stay
+//! unacknowledged, small packets pass and large ones vanish (an outage would lose both, and is
+//! left to the retransmission timer). The packet size falls to the
 //! floor, the data of the outstanding packets is cut into packets of that size under the same
 //! sequence numbers (when [`SendQueue::repacketize`] finds that safe), and the search starts
 //! again from the floor.
@@ -22,7 +25,9 @@ use super::{payload_size, Connection, Timer, Written};
 use crate::proto::config::Config;
 use crate::proto::config::MIN_PACKET_SIZE;
 use crate::proto::mtu::{PmtuSearch, BASE, ETHERNET_V4, ETHERNET_V6, IPV4_FLOOR, IPV6_FLOOR};
-use crate::proto::packet::{encode_padded, PacketType, HEADER_LEN};
+use crate::proto::packet::{
+    encode_padded, encode_prefix, Extensions, Header, PacketType, HEADER_LEN,
+};
 use crate::proto::time::Instant;
 use core::net::SocketAddr;
 use std::collections::VecDeque;
@@ -237,14 +242,57 @@ impl Connection {
     }
 
     /// After a retransmission timeout: the black-hole check (see the module documentation).
-    pub(super) fn check_black_hole(&mut self, now: Instant) {
+    /// Repeated timeouts alone may be an outage, so they only raise the suspicion; a small
+    /// packet then asks the peer for an ACK ([`Connection::send_black_hole_ping`]), and only its
+    /// answer, while the large packets still go unacknowledged, confirms the black hole.
+    pub(super) fn check_black_hole(&mut self) {
         if self.consecutive_timeouts < BLACK_HOLE_TIMEOUTS {
             return;
         }
         let floor = self.pmtu.floor();
-        if self.send.front().is_none_or(|p| p.size() <= floor) {
+        if self.packet_size <= floor || self.send.front().is_none_or(|p| p.size() <= floor) {
             return;
         }
+        self.black_hole_suspected = true;
+        self.black_hole_ping_due = true;
+    }
+
+    /// Sends the black-hole check's ping: an empty data packet carrying the sequence number the
+    /// peer acknowledged last. The peer takes it for a duplicate and answers with an ACK (we
+    /// do; libutp's `utp_process_incoming` schedules an ACK for a packet just behind its
+    /// `ack_nr`). It consumes no sequence number and is never resent.
+    pub(super) fn send_black_hole_ping(&mut self, now: Instant, buf: &mut [u8]) -> Option<Written> {
+        if !core::mem::take(&mut self.black_hole_ping_due) {
+            return None;
+        }
+        let header = self.header(now, PacketType::Data, self.send.base().prev());
+        let len = encode_prefix(&header, &Extensions::default(), buf).ok()?;
+        self.note_sent(now, 0, false);
+        Some(Written {
+            len,
+            dont_fragment: false,
+        })
+    }
+
+    /// A packet from the peer while a black hole is suspected: progress clears the suspicion;
+    /// an ACK of nothing new (the answer to the ping) confirms it.
+    pub(super) fn on_black_hole_evidence(&mut self, now: Instant, header: &Header) {
+        if !self.black_hole_suspected {
+            return;
+        }
+        if self.consecutive_timeouts == 0 {
+            self.black_hole_suspected = false;
+            return;
+        }
+        if header.packet_type == PacketType::State && header.ack_nr == self.send.base().prev() {
+            self.black_hole_suspected = false;
+            self.fall_back_from_black_hole(now);
+        }
+    }
+
+    /// Small packets pass and large ones vanish: falls back to the floor and re-cuts the
+    /// outstanding data.
+    fn fall_back_from_black_hole(&mut self, now: Instant) {
         let Some(size) = self.pmtu.on_black_hole() else {
             return;
         };
@@ -269,6 +317,7 @@ impl Connection {
             // The packets vanished for their size, not for congestion.
             self.cc
                 .resume_after_non_congestion_timeouts(self.window_before_timeouts);
+            self.timers.set(Timer::Retransmit, now + self.rtt.rto());
         }
         self.arm_pmtu_timer(now);
     }
