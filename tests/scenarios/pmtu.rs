@@ -356,3 +356,53 @@ fn pmtu_an_outage_is_not_taken_for_a_black_hole() {
     assert_eq!(st.pmtu_black_holes, 0);
     assert_eq!(st.mtu, 1472);
 }
+
+#[test]
+fn pmtu_a_converged_search_probes_again_after_the_raise_interval() {
+    // The path carries 1252 bytes for the first 2 s, then 1472 (a route change). With the
+    // raise interval shortened to 3 s, the search converges below 1252 at once and finds 1472
+    // when it looks again, not before.
+    let raise = Duration::from_secs(3);
+    let config = Config {
+        pmtu_raise_interval: raise,
+        ..Config::default()
+    };
+    let widen_at = Instant::from_micros(2_000_000);
+    let link = LinkConfig::new()
+        .bottleneck(1_000_000, 100_000)
+        .delay(ONE_WAY);
+    let mut pair = Pair::new("pmtu raise timer", 67, config, link, delay_ms(20));
+    pair.sim.add_hook(move |info| {
+        if info.now < widen_at && info.data.len() > 1280 - 28 {
+            Verdict::Drop
+        } else {
+            Verdict::Pass
+        }
+    });
+    let h = pair.start_transfer(8 * MIB, 0);
+    let (a, b) = (pair.a, pair.b);
+    let mut grew_at = None;
+    let trace = run_traced(&mut pair.sim, a, b, h, Duration::from_secs(60), |sim| {
+        if let Ok(s) = sim.node(a).endpoint.connection_stats(h) {
+            if grew_at.is_none() && s.mtu > 1280 - 28 {
+                grew_at = Some(sim.now());
+            }
+        }
+    });
+    pair.assert_clean_transfer(8 * MIB, 0);
+    let (converged_at, first) = trace.converged.expect("converged");
+    let grew_at = grew_at.expect("the size grew after the route change");
+    let waited = grew_at.saturating_duration_since(converged_at);
+    let ok = trace.last.mtu == 1472 && waited >= raise && waited <= raise + RTT * 3;
+    println!(
+        "target pmtu-raise: converged to {first}, grew to {} {:.2} s later (raise interval {:.0} s), {}",
+        trace.last.mtu,
+        waited.as_secs_f64(),
+        raise.as_secs_f64(),
+        verdict(ok)
+    );
+    assert!(first as usize <= 1280 - 28);
+    assert_eq!(trace.last.mtu, 1472);
+    assert!(waited >= raise, "re-probed after {waited:?}");
+    assert!(waited <= raise + RTT * 3, "re-probed only after {waited:?}");
+}

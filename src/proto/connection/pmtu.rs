@@ -194,6 +194,7 @@ impl Connection {
             self.fail_probe(now);
             return;
         }
+        self.pmtu.raise_if_due(now);
         self.arm_pmtu_timer(now);
     }
 
@@ -206,8 +207,8 @@ impl Connection {
             let sent = self.send.get(seq).map_or(now, |p| p.last_sent);
             self.timers
                 .set(Timer::Pmtu, sent + srtt * 2 + self.config.delayed_ack);
-        } else if let Some(at) = self.pmtu.raise_at() {
-            self.timers.set(Timer::Pmtu, at.max(now));
+        } else if let Some(at) = self.pmtu.raise_at().filter(|&at| at > now) {
+            self.timers.set(Timer::Pmtu, at);
         } else {
             self.timers.stop(Timer::Pmtu);
         }
