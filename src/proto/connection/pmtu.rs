@@ -14,10 +14,9 @@
 //! through (a route change, a tunnel that drops fragments, an ICMP-blocking path). A small
 //! packet then asks the peer for an ACK; if the ACK comes while the large packets stay
 //! unacknowledged, small packets pass and large ones vanish (an outage would lose both, and is
-//! left to the retransmission timer). The packet size falls to the
-//! floor, the data of the outstanding packets is cut into packets of that size under the same
-//! sequence numbers (when [`SendQueue::repacketize`] finds that safe), and the search starts
-//! again from the floor.
+//! left to the retransmission timer). The packet size falls to the floor, the data of the
+//! outstanding packets is cut into packets of that size under the same sequence numbers (when
+//! [`SendQueue::repacketize`] finds that safe), and the search starts again from the floor.
 //!
 //! [`SendQueue::repacketize`]: crate::proto::reliability::send_queue::SendQueue::repacketize
 
@@ -32,10 +31,11 @@ use crate::proto::time::Instant;
 use core::net::SocketAddr;
 use std::collections::VecDeque;
 
-/// Consecutive retransmission timeouts with a packet above the floor outstanding after which
-/// the path is taken to have become a black hole for that size. Two, as Linux's TCP
-/// (`tcp_mtu_probing` acts when a timeout repeats); RFC 8899 section 4.3 leaves the count to the
-/// implementation. One timeout may be an outage or a burst of loss.
+/// Consecutive retransmission timeouts with a packet above the floor outstanding after which a
+/// black hole is suspected and the ping sent. Our own choice: one timeout may be a burst of
+/// loss; Linux's TCP waits for `tcp_retries1` (3) before its black-hole step (`tcp_write_timeout`
+/// calls `tcp_mtu_probing`), but it has no confirmation, where the ping's answer keeps an outage
+/// from passing for a black hole. RFC 8899 section 4.3 leaves the count to the implementation.
 pub const BLACK_HOLE_TIMEOUTS: u32 = 2;
 
 /// The search for a new connection to `remote` under `config`. IPv4-mapped IPv6 addresses (a
@@ -88,14 +88,10 @@ impl Connection {
         self.arm_pmtu_timer(now);
     }
 
-    /// The search's bounds when it learned something since the last call (for the endpoint's
-    /// per-destination cache): once converged, or after a fall.
+    /// The search's bounds when it learned something since the last call (a size confirmed or
+    /// failed, convergence, a fall), for the endpoint's per-destination cache.
     pub(crate) fn take_pmtu_learned(&mut self) -> Option<(usize, usize)> {
-        if !core::mem::take(&mut self.pmtu_learned) {
-            return None;
-        }
-        (self.pmtu.is_converged() || self.pmtu.probe_in_flight().is_none())
-            .then(|| self.pmtu.bounds())
+        core::mem::take(&mut self.pmtu_learned).then(|| self.pmtu.bounds())
     }
 
     /// Sends the next path-MTU probe if the search wants one and it may go now.
