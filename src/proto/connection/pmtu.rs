@@ -151,9 +151,7 @@ impl Connection {
         if let Some(size) = self.pmtu.on_probe_acked(now) {
             self.set_packet_size(size);
         }
-        if self.pmtu.is_converged() {
-            self.pmtu_learned = true;
-        }
+        self.pmtu_learned = true;
         self.arm_pmtu_timer(now);
     }
 
@@ -176,9 +174,7 @@ impl Connection {
         }
         self.stats.pmtu_probes_lost += 1;
         self.pmtu.on_probe_lost(now);
-        if self.pmtu.is_converged() {
-            self.pmtu_learned = true;
-        }
+        self.pmtu_learned = true;
         self.arm_pmtu_timer(now);
     }
 
