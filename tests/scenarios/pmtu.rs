@@ -183,8 +183,9 @@ fn pmtu_converges_upward_to_ethernet_and_jumbo_paths() {
         let size_ok = size as usize <= limit && size as usize + 4 >= limit;
         let rtts_ok = rtts <= 10.0;
         println!(
-            "target {name}: converged to {size} (path {limit}, ceiling {ceiling}) in {rtts:.1} RTTs (target <= 10, within 4 bytes), timeouts {} (target 0), {}",
+            "target {name}: converged to {size} (path {limit}, ceiling {ceiling}) in {rtts:.1} RTTs (target <= 10, within 4 bytes), timeouts {} (target 0), longest stall {:.0} ms, {}",
             s.timeouts(),
+            trace.longest_stall.as_secs_f64() * 1e3,
             verdict(size_ok && rtts_ok && s.timeouts() == 0)
         );
         assert!(size_ok, "{name}: converged to {size}");
