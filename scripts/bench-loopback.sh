@@ -3,6 +3,7 @@
 #
 # usage: scripts/bench-loopback.sh [--size-mib N] [--runs N] [--sockbuf BYTES] [--cases LIST]
 #                                  [--timeout SECONDS] [--udp-seconds N] [--json FILE]
+#                                  [--ref-seconds SECONDS] [--min-ratio R]
 #
 # Cases (default all, run interleaved, run by run):
 #   utpcat   utpcat -> utpcat: the Rust stream API over our managed runtime
@@ -11,11 +12,12 @@
 #   udp      the raw UDP ceiling: examples/c/udp_blast.c sending 1402-byte datagrams (the size
 #            of a full libutp packet on loopback) with one sendto() per datagram
 # Every case uses the same socket buffers (--sockbuf, default 4 MiB on both ends; the kernel
-# caps them at net.core.rmem_max/wmem_max) and moves --size-mib (default 1024) from a
+# caps them at net.core.rmem_max/wmem_max; 0 sets nothing, leaving the OS defaults) and moves --size-mib (default 1024) from a
 # connecting sender to a listening receiver, verified byte by byte as it arrives
 # (scripts/bench_loopback.py). Printed per run and as median [min-max] over --runs (default 3):
 # MiB/s, user+sys CPU seconds per GiB of each side, and the host's RcvbufErrors increase; then
-# the ratios ours/reference.
+# the ratios ours/reference. --ref-seconds caps the reference's runs (their rate is then what
+# was delivered by the cap) and --min-ratio adds PASS/FAIL lines (scripts/bench_loopback.py).
 #
 # Builds: our crate in release mode (cargo; CARGO_TARGET_DIR is honoured), the reference libutp
 # with scripts/reference-libutp.sh (npm package utp-native; REFERENCE_DIR overrides its default

@@ -14,6 +14,13 @@ Per run it records:
   * RcvbufErrors: the change in the host-wide UDP counter of /proc/net/snmp over the run.
   * close: seconds until both processes had exited.
 
+--sockbuf 0 leaves every socket at the operating system's default size (nothing set). With
+--ref-seconds S the reference case (ref-c) is stopped after S seconds instead of --timeout; a
+run stopped there still counts, its MiB/s being the bytes the receiver delivered (verified up
+to the last whole MiB) over S seconds, and it is marked "capped". --min-ratio R prints a
+PASS/FAIL line per case of ours: median MiB/s over the reference's median >= R, and exits
+non-zero on a FAIL; --min-ratio 0 prints the ratios without a verdict.
+
 The stream: a 2 MiB block of SHAKE-256 output; the 1 MiB block number i of the stream is the
 window of it starting at (i * 7919) mod 1 MiB, so blocks differ from each other (the rotation
 repeats only after 2^20 blocks, 1 TiB) and checking costs one memcmp per MiB.
@@ -211,7 +218,10 @@ def read_log(path: str) -> str:
         return ""
 
 
-def transfer(peer: Peer, run: int, size: int, timeout: float, workdir: str) -> Result:
+def transfer(peer: Peer, run: int, size: int, timeout: float, workdir: str,
+             capped: bool = False) -> Result:
+    """One run. With `capped`, being stopped at `timeout` is not a failure: the rate is then
+    the bytes delivered by then over `timeout`."""
     env = dict(os.environ, **peer.env)
     llog = os.path.join(workdir, f"{peer.name}-{run}-listener.log")
     clog = os.path.join(workdir, f"{peer.name}-{run}-connector.log")
@@ -257,26 +267,35 @@ def transfer(peer: Peer, run: int, size: int, timeout: float, workdir: str) -> R
     drops = rcvbuf_errors() - drops0
 
     why = []
-    if timed_out:
-        why.append(f"timed out after {timeout:.0f} s (killed)")
     lcode, lru = done[listener.pid]
     ccode, cru = done[connector.pid]
-    if lcode != 0:
-        why.append(f"receiver exit {lcode}")
-    if ccode != 0:
-        why.append(f"sender exit {ccode}")
-    if checker.error:
-        why.append(checker.error)
-    if feeder.error:
-        why.append(feeder.error)
+    cut = timed_out and capped and checker.done_at is None
+    if cut:
+        # Killed at the cap: only a wrong byte (not the short stream) is a failure.
+        if checker.error and not checker.error.startswith("stream ended after"):
+            why.append(checker.error)
+    else:
+        if timed_out:
+            why.append(f"timed out after {timeout:.0f} s (killed)")
+        if lcode != 0:
+            why.append(f"receiver exit {lcode}")
+        if ccode != 0:
+            why.append(f"sender exit {ccode}")
+        if checker.error:
+            why.append(checker.error)
+        if feeder.error:
+            why.append(feeder.error)
     res = Result(peer.label, run, not why, "; ".join(why))
-    gib = size / GIB
+    gib = (checker.received if cut else size) / GIB or 1 / GIB
     res.send_cpu_gib = cpu_of(cru) / gib
     res.recv_cpu_gib = cpu_of(lru) / gib
     res.drops = drops
     res.close_s = ended - started
     if checker.done_at is not None:
         res.mib_s = size / MIB / (checker.done_at - started)
+    elif cut:
+        res.mib_s = checker.received / MIB / timeout
+        res.extra = {"capped": checker.received}
     if not res.ok:
         res.why += f" (logs: {llog}, {clog})"
     return res
@@ -334,6 +353,8 @@ def describe(r: Result) -> str:
          f"{r.recv_cpu_gib:5.2f}   RcvbufErrors +{r.drops}")
     if "kpps" in r.extra:
         s += f"   {r.extra['kpps']:.0f} kpps, {r.extra['loss_pct']:.2f}% lost"
+    elif "capped" in r.extra:
+        s += f"   capped: stopped with {r.extra['capped'] / MIB:.1f} MiB delivered"
     else:
         s += f"   both exited after {r.close_s:.2f} s"
     return s
@@ -345,6 +366,11 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--sockbuf", type=int, default=4 << 20)
     ap.add_argument("--timeout", type=float, default=300, help="seconds per run")
+    ap.add_argument("--ref-seconds", type=float,
+                    help="stop the ref-c case after this many seconds; its rate is then the "
+                    "bytes delivered over this time")
+    ap.add_argument("--min-ratio", type=float,
+                    help="PASS/FAIL: each of ours at least this many times the reference")
     ap.add_argument("--cases", default="utpcat,ours-c,ref-c,udp",
                     help="comma-separated subset of utpcat, ours-c, ref-c, udp")
     ap.add_argument("--udp-seconds", type=int, default=3)
@@ -358,11 +384,15 @@ def main() -> int:
     ap.add_argument("--udp-blast", required=True)
     ap.add_argument("--workdir", required=True)
     a = ap.parse_args()
-    if a.size_mib < 1 or a.runs < 1 or a.sockbuf < 1:
-        ap.error("--size-mib, --runs and --sockbuf must be positive")
+    if a.size_mib < 1 or a.runs < 1 or a.sockbuf < 0:
+        ap.error("--size-mib and --runs must be positive, --sockbuf not negative")
+    if a.ref_seconds is not None and a.ref_seconds <= 0:
+        ap.error("--ref-seconds must be positive")
+    if a.min_ratio is not None and a.min_ratio < 0:
+        ap.error("--min-ratio must not be negative")
     size = a.size_mib * MIB
     buf = str(a.sockbuf)
-    tmo = str(int(a.timeout) + 5)
+    tmo = str(int(max(a.timeout, a.ref_seconds or 0)) + 5)
     os.makedirs(a.workdir, exist_ok=True)
 
     def netcat(name: str, label: str, exe: str, lib: str) -> Peer:
@@ -383,8 +413,10 @@ def main() -> int:
         if c not in peers and c != "udp":
             ap.error(f"unknown case {c}")
 
-    print(f"bench-loopback: {a.size_mib} MiB per run, {a.runs} run(s), socket buffers {a.sockbuf} "
-          f"bytes, one connection over 127.0.0.1, {os.cpu_count()} CPU(s), "
+    bufs = f"{a.sockbuf} bytes" if a.sockbuf else "the OS defaults (not set)"
+    print(f"bench-loopback: {a.size_mib} MiB per run, {a.runs} run(s), socket buffers {bufs}"
+          f"{f', reference capped at {a.ref_seconds:g} s' if a.ref_seconds else ''}"
+          f", one connection over 127.0.0.1, {os.cpu_count()} CPU(s), "
           f"load average {os.getloadavg()[0]:.2f}", flush=True)
     results: dict[str, list[Result]] = {}
     # Interleave the cases run by run, so slow drifts in machine load hit them alike.
@@ -394,7 +426,9 @@ def main() -> int:
                 r = udp_ceiling(a.udp_blast, run, a.udp_seconds, a.sockbuf, a.udp_size)
                 label = f"raw UDP {a.udp_size} B"
             else:
-                r = transfer(peers[c], run, size, a.timeout, a.workdir)
+                capped = c == "ref-c" and a.ref_seconds is not None
+                tmo_s = a.ref_seconds if capped else a.timeout
+                r = transfer(peers[c], run, size, tmo_s, a.workdir, capped)
                 label = peers[c].label
             results.setdefault(c, []).append(r)
             print(f"  run {run}/{a.runs}  {label:<32} {describe(r)}", flush=True)
@@ -426,10 +460,32 @@ def main() -> int:
                 m = med[c]
                 print(f"  {peers[c].label:<32} MiB/s x{m[0] / ref[0]:.2f}   sender CPU "
                       f"x{m[1] / ref[1]:.2f}   receiver CPU x{m[2] / ref[2]:.2f}")
+    verdict_ok = True
+    if a.min_ratio == 0:
+        print()
+        print("(the ratio is printed, not judged: --min-ratio 0)")
+    elif a.min_ratio is not None:
+        print()
+        refs = [r.mib_s for r in results.get("ref-c", []) if r.ok]
+        for c in ("utpcat", "ours-c"):
+            if c not in cases:
+                continue
+            ours = [r.mib_s for r in results[c] if r.ok]
+            if not refs or not ours or min(refs) <= 0:
+                print(f"FAIL {peers[c].label}: no successful runs to compare")
+                verdict_ok = False
+                continue
+            ratio = statistics.median(ours) / statistics.median(refs)
+            worst = min(ours) / max(refs)
+            ok = ratio >= a.min_ratio
+            verdict_ok &= ok
+            print(f"{'PASS' if ok else 'FAIL'} {peers[c].label}: median x{ratio:.1f} the "
+                  f"reference (worst run against best reference run x{worst:.1f}), "
+                  f"target >= x{a.min_ratio:g}")
     if a.json:
         with open(a.json, "w") as f:
             json.dump({c: [r.__dict__ for r in rs] for c, rs in results.items()}, f, indent=1)
-    return 0 if all(r.ok for rs in results.values() for r in rs) else 1
+    return 0 if verdict_ok and all(r.ok for rs in results.values() for r in rs) else 1
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Plot the competing-flow scenario: uTP against a NewReno flow on one bottleneck.
+"""Plot the competing-flow scenario: uTP against a NewReno flow (with SACK) on one bottleneck.
 
 Reads the CSV that `target_yield_to_newreno` (tests/scenarios/competing.rs) writes, 100 ms bins,
 and draws two panels over time: the throughput of both flows against the link rate, and the
@@ -76,7 +76,7 @@ def plot(data, out):
     span = active_span(t, data["newreno_active"], bin_s)
     fig, (top, bottom) = plt.subplots(2, 1, sharex=True, figsize=(10, 7))
     top.step(t, data["utp_mbit_s"], where="post", label="uTP (LEDBAT)")
-    top.step(t, data["newreno_mbit_s"], where="post", label="NewReno")
+    top.step(t, data["newreno_mbit_s"], where="post", label="NewReno with SACK")
     top.axhline(LINK_MBIT, color="grey", linestyle=":", label="link rate")
     top.set_ylabel("throughput, payload (Mbit/s, 100 ms bins)")
     top.set_ylim(0, LINK_MBIT * 1.3)
@@ -93,7 +93,7 @@ def plot(data, out):
         ax.grid(True, alpha=0.3)
         ax.legend(loc="upper right", fontsize="small")
     top.set_title(
-        "uTP vs a NewReno flow on one 100 Mbit/s bottleneck, 20 ms RTT, 250 ms queue (simulator)"
+        "uTP vs a NewReno+SACK flow on one 100 Mbit/s bottleneck, 20 ms RTT, 250 ms queue (simulator)"
     )
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -46,7 +46,7 @@ cargo test --locked --features sim --test scenarios -- --nocapture 2>&1 | tee ta
 grep -q '^test result: ok' target/scenarios.log
 
 step "managed runtime over loopback UDP (Rust stream API)"
-cargo test --locked --release --test stream --test stream_shutdown --test stream_peer_killed
+cargo test --locked --release --test stream --test stream_shutdown --test stream_peer_killed --test held_sends
 
 step "async streams (feature async) over loopback UDP, on tokio"
 cargo test --locked --features async --test async_stream
@@ -64,6 +64,16 @@ ln -sf libutp.so.0 "$stage/lib/libutp.so"
 bash scripts/reference-libutp.sh target/reference-libutp
 bash scripts/interop-netcat.sh target/reference-libutp/libutp "$stage" 50
 bash scripts/compare-layouts.sh target/reference-libutp/libutp "$stage"
+
+step "real sockets, OS default socket buffers: ours vs the reference libutp (ratio printed)"
+# One short run: the transfers must succeed and be byte-exact. The ratio is printed, not
+# asserted: the reference's rate varies between runs (3.2-5.3 MiB/s measured, up to 9 MiB/s in
+# ../shared/peers.md) and ours with it, so one run is not reliably far enough above the issue's
+# 50x (medians measured 66-85x; scripts/bench-default-buffers.sh judges it over 5 runs).
+bash scripts/bench-default-buffers.sh --runs 1 --size-mib 32 --ref-seconds 20 --min-ratio 0
+
+step "real sockets: 100 Mbit/s tbf bottleneck between two network namespaces (needs root)"
+bash scripts/netns-tbf.sh
 
 step "C test suite (CTest): plain, then AddressSanitizer + UBSan, then valgrind memcheck"
 need cmake:cmake pkg-config:pkg-config valgrind:valgrind g++:g++

@@ -19,8 +19,12 @@
 //! * A listener whose stdin is already at end of input still waits for its peer; it then sends
 //!   nothing and shuts its write side at once.
 //! * `--stats` prints transfer figures and the connection's counters to stderr at the end.
+//! * `--stats-interval MS` also prints one line every `MS` milliseconds during the transfer:
+//!   the rates each way over that interval and the congestion controller's state (window,
+//!   round-trip time, and the queuing delay LEDBAT measures for our direction).
 //! * `--sockbuf BYTES` sets the UDP socket's `SO_RCVBUF` and `SO_SNDBUF` (default: the
-//!   runtime's, 4 MiB), so benchmarks can give every peer the same buffers.
+//!   runtime's, 4 MiB), so benchmarks can give every peer the same buffers; `--sockbuf 0`
+//!   leaves the operating system's defaults, as `ucat` does.
 //! * When stderr is a terminal, a progress line (bytes and rates each way) is kept up to date
 //!   on it once a transfer has run for a second, and finished with a newline at the end.
 //! * Exit status: 0 after a clean transfer, 1 on an error, 2 on a usage error.
@@ -44,6 +48,8 @@ const DEFAULT_STDIN_BUFFER: usize = 4096;
 const MAX_STDIN_BUFFER: usize = 64 << 20;
 /// Largest accepted `--sockbuf` (`setsockopt` takes an `int`).
 const MAX_SOCKBUF: usize = i32::MAX as usize;
+/// Largest accepted `--stats-interval`, in milliseconds (one hour).
+const MAX_STATS_INTERVAL_MS: u64 = 3_600_000;
 /// Size of the buffer the main thread receives into.
 const RECV_BUFFER: usize = 64 << 10;
 
@@ -61,8 +67,11 @@ Options:
     -B <size>   Buffer size for stdin reads (default 4096)
     -n          Don't resolve host names (utpcat never does: give IP literals)
     --stats     Print transfer statistics to stderr at the end
+    --stats-interval <ms>
+                Also print rates, cwnd, rtt and queuing delay every <ms> milliseconds
     --sockbuf <bytes>
-                SO_RCVBUF and SO_SNDBUF of the UDP socket (default 4194304)
+                SO_RCVBUF and SO_SNDBUF of the UDP socket (default 4194304;
+                0 leaves the operating system's default)
 ";
 
 /// What the command line asks for.
@@ -80,7 +89,10 @@ struct Options {
     stdin_buffer: usize,
     /// Print statistics at the end (`--stats`).
     stats: bool,
-    /// `SO_RCVBUF`/`SO_SNDBUF` to ask for (`--sockbuf`); `None` keeps the runtime's default.
+    /// Period of the interval lines (`--stats-interval`); `None` prints none.
+    stats_interval: Option<Duration>,
+    /// `SO_RCVBUF`/`SO_SNDBUF` to ask for (`--sockbuf`; 0 leaves the system's default);
+    /// `None` keeps the runtime's default.
     sockbuf: Option<usize>,
     /// Where to connect; `None` in listen mode.
     destination: Option<SocketAddr>,
@@ -127,6 +139,7 @@ fn parse_args<I: IntoIterator<Item = String>>(args: I) -> Result<Command, String
     let mut stdin_buffer = DEFAULT_STDIN_BUFFER;
     let mut stats = false;
     let mut sockbuf = None;
+    let mut stats_interval = None;
     let mut operands = Vec::new();
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
@@ -142,21 +155,35 @@ fn parse_args<I: IntoIterator<Item = String>>(args: I) -> Result<Command, String
             match name {
                 "stats" if attached.is_none() => stats = true,
                 "help" if attached.is_none() => return Ok(Command::Help),
-                "sockbuf" => {
+                "sockbuf" | "stats-interval" => {
                     let value = match attached {
                         Some(v) => v,
                         None => args
                             .next()
-                            .ok_or_else(|| "option --sockbuf needs a value".to_owned())?,
+                            .ok_or_else(|| format!("option --{name} needs a value"))?,
                     };
-                    sockbuf = match value.parse::<usize>() {
-                        Ok(n) if (1..=MAX_SOCKBUF).contains(&n) => Some(n),
-                        _ => {
-                            return Err(format!(
-                                "invalid socket buffer size '{value}' (1 to {MAX_SOCKBUF})"
-                            ))
-                        }
-                    };
+                    if name == "sockbuf" {
+                        sockbuf = match value.parse::<usize>() {
+                            Ok(n) if n <= MAX_SOCKBUF => Some(n),
+                            _ => {
+                                return Err(format!(
+                                    "invalid socket buffer size '{value}' (0 to {MAX_SOCKBUF})"
+                                ))
+                            }
+                        };
+                    } else {
+                        stats_interval = match value.parse::<u64>() {
+                            Ok(ms) if (1..=MAX_STATS_INTERVAL_MS).contains(&ms) => {
+                                Some(Duration::from_millis(ms))
+                            }
+                            _ => {
+                                return Err(format!(
+                                    "invalid statistics interval '{value}' \
+                                     (1 to {MAX_STATS_INTERVAL_MS} ms)"
+                                ))
+                            }
+                        };
+                    }
                 }
                 _ => return Err(format!("unknown option '{arg}'")),
             }
@@ -234,6 +261,7 @@ fn parse_args<I: IntoIterator<Item = String>>(args: I) -> Result<Command, String
         source,
         stdin_buffer,
         stats,
+        stats_interval,
         sockbuf,
         destination,
     }))
@@ -385,6 +413,43 @@ fn show_progress(counters: &Counters, started: Instant) {
     }
 }
 
+/// Prints one `--stats-interval` line to stderr every `period` until `counters.done`: the time
+/// since the transfer started, the rates each way over the interval, and the connection's
+/// congestion window, round-trip time and queuing delay (ours: of the data we send).
+fn print_intervals(stream: &UtpStream, counters: &Counters, started: Instant, period: Duration) {
+    let mut last = (0u64, 0u64, started);
+    let mut next = started + period;
+    while !counters.done.load(Ordering::Relaxed) {
+        let t = now();
+        if t < next {
+            thread::park_timeout(next - t);
+            continue;
+        }
+        next += period;
+        let (sent, received) = (
+            counters.sent.load(Ordering::Relaxed),
+            counters.received.load(Ordering::Relaxed),
+        );
+        let dt = t.duration_since(last.2).as_secs_f64();
+        let state = match stream.stats() {
+            Ok(s) => format!(
+                "cwnd {} bytes, rtt {:.3} ms, queuing delay {:.3} ms",
+                s.cwnd,
+                s.rtt.as_secs_f64() * 1000.0,
+                s.queuing_delay.as_secs_f64() * 1000.0
+            ),
+            Err(e) => format!("no connection statistics: {e}"),
+        };
+        eprintln!(
+            "utpcat: interval at {:.3} s: sent {:.2} MiB/s, received {:.2} MiB/s, {state}",
+            t.duration_since(started).as_secs_f64(),
+            mib_per_sec(sent - last.0, dt),
+            mib_per_sec(received - last.1, dt),
+        );
+        last = (sent, received, t);
+    }
+}
+
 /// Mebibytes per second for `bytes` moved in `secs` seconds.
 fn mib_per_sec(bytes: u64, secs: f64) -> f64 {
     if secs > 0.0 {
@@ -474,10 +539,21 @@ fn run(opts: &Options) -> io::Result<()> {
     } else {
         None
     };
+    let intervals = match opts.stats_interval {
+        Some(period) => {
+            let (c, s) = (counters.clone(), stream.try_clone()?);
+            Some(
+                thread::Builder::new()
+                    .name("utpcat stats".into())
+                    .spawn(move || print_intervals(&s, &c, started, period))?,
+            )
+        }
+        None => None,
+    };
     let stop_progress = || {
         counters.done.store(true, Ordering::Relaxed);
-        if let Some(p) = &progress {
-            p.thread().unpark();
+        for helper in [&progress, &intervals].into_iter().flatten() {
+            helper.thread().unpark();
         }
     };
 
@@ -520,8 +596,8 @@ fn run(opts: &Options) -> io::Result<()> {
         .join()
         .map_err(|_| io::Error::other("the stdin thread panicked"));
     stop_progress();
-    if let Some(p) = progress {
-        let _ = p.join();
+    for helper in [progress, intervals].into_iter().flatten() {
+        let _ = helper.join();
     }
     let sent = sent??;
     let elapsed = started.elapsed();
@@ -582,10 +658,21 @@ mod tests {
         assert_eq!(o.stdin_buffer, 100);
         assert!(o.stats && !o.listen);
         assert_eq!(o.sockbuf, None);
+        assert_eq!(o.stats_interval, None);
         let o = run_opts(&["--sockbuf", "65536", "127.0.0.1", "9000"]);
         assert_eq!(o.sockbuf, Some(65536));
         let o = run_opts(&["--sockbuf=1024", "127.0.0.1", "9000"]);
         assert_eq!(o.sockbuf, Some(1024));
+        let o = run_opts(&[
+            "--sockbuf",
+            "0",
+            "--stats-interval",
+            "250",
+            "127.0.0.1",
+            "9000",
+        ]);
+        assert_eq!(o.sockbuf, Some(0));
+        assert_eq!(o.stats_interval, Some(Duration::from_millis(250)));
         assert_eq!(o.destination, Some("127.0.0.1:9000".parse().unwrap()));
         assert_eq!(bind_address(&o), "0.0.0.0:0".parse().unwrap());
         let o = run_opts(&["::1", "9000"]);
@@ -615,7 +702,9 @@ mod tests {
             &["-B", "0", "127.0.0.1", "1"],
             &["-x", "127.0.0.1", "1"],
             &["-p"],
-            &["--sockbuf", "0", "127.0.0.1", "1"],
+            &["--sockbuf", "-1", "127.0.0.1", "1"],
+            &["--stats-interval", "0", "127.0.0.1", "1"],
+            &["--stats-interval=x", "127.0.0.1", "1"],
             &["--sockbuf=x", "127.0.0.1", "1"],
             &["127.0.0.1", "1", "--sockbuf"],
             &["--stats=1", "127.0.0.1", "1"],

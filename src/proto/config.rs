@@ -106,6 +106,16 @@ pub struct Config {
     /// [`QUICK_ACK_DELAY`] or more is acknowledged at once. Default off; the managed runtime
     /// turns it on with a larger `ack_every`.
     pub adaptive_ack: bool,
+    /// LEDBAT++ behaviour (draft-irtf-iccrg-ledbat-plus-plus-01): a slower slow start ending at
+    /// 3/4 of the target, and a periodic slowdown (two packets for two round trips, about 10 %
+    /// of the time) that lets every LEDBAT connection sharing a bottleneck, to any peer, see
+    /// its true base delay, so latecomers do not starve earlier connections. The draft
+    /// recommends a 60 ms `target_delay` with it. Default off: connections to the same peer
+    /// already share their delay base (see [`Config::share_path_state`]).
+    pub ledbat_plus_plus: bool,
+    /// A new connection to an address another live connection of the endpoint uses starts
+    /// from that one's delay base and RTT and takes half its window (RFC 9040). Default on.
+    pub share_path_state: bool,
     /// Coalesce small writes while data is in flight (Nagle, RFC 896), as libutp does. Default on.
     pub nagle: bool,
     /// Send a keepalive after this long without sending anything. Default 29 s, as libutp.
@@ -147,6 +157,8 @@ impl Default for Config {
             delayed_ack: Duration::from_millis(10),
             ack_every: 2,
             adaptive_ack: false,
+            ledbat_plus_plus: false,
+            share_path_state: true,
             nagle: true,
             keepalive: Some(Duration::from_secs(29)),
             idle_timeout: Some(Duration::from_secs(120)),

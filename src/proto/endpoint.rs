@@ -359,7 +359,9 @@ impl Endpoint {
     fn insert(&mut self, handle: ConnectionHandle, mut conn: Connection) {
         let siblings = self.by_remote.entry(conn.remote()).or_default();
         if let Some(oldest) = siblings.first().and_then(|h| self.connections.get_mut(h)) {
-            conn.inherit_path(oldest);
+            if self.config.share_path_state {
+                conn.inherit_path(oldest);
+            }
         }
         siblings.push(handle);
         self.by_key.insert((conn.remote(), conn.recv_id()), handle);

@@ -37,6 +37,11 @@ pub struct ConnectionStats {
     /// Current largest datagram size in use (the UDP payload: uTP header included, IP and UDP
     /// headers not), as path-MTU discovery has found it.
     pub mtu: u32,
+    /// Current size of the send buffer in bytes (it follows the congestion window).
+    pub send_buffer: u64,
+    /// Current size of the receive buffer in bytes (it follows what the peer delivers per
+    /// round trip).
+    pub recv_buffer: u64,
     /// Path-MTU probes sent.
     pub pmtu_probes: u64,
     /// Path-MTU probes lost (too big for the path, or lost by chance).
@@ -46,11 +51,6 @@ pub struct ConnectionStats {
     /// The path-MTU search has not converged (it probes only while data waits to be sent, so
     /// a connection that only receives stays here); false with discovery off.
     pub pmtu_searching: bool,
-    /// Current size of the send buffer in bytes (it follows the congestion window).
-    pub send_buffer: u64,
-    /// Current size of the receive buffer in bytes (it follows what the peer delivers per
-    /// round trip).
-    pub recv_buffer: u64,
 }
 
 /// Per-endpoint counters. The size buckets are libutp's (`utp_context_stats`): datagram lengths

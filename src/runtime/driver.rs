@@ -10,7 +10,7 @@
 
 use super::clock;
 use super::pool::{Driven, Next, WakeGate};
-use super::udp::{IcmpError, IcmpKind, UdpSocket};
+use super::udp::{IcmpError, IcmpKind, UdpSocket, HELD_RETRY};
 use super::wakers::Wakers;
 use crate::proto::packet::HEADER_LEN;
 use crate::proto::{ConnectionError, ConnectionHandle, DatagramEvent, Endpoint, Event};
@@ -223,14 +223,11 @@ impl State {
 /// (the engine resends its content small).
 fn send(st: &mut State, socket: &UdpSocket, len: usize, to: SocketAddr, dont_fragment: bool) {
     for icmp_retries in 0.. {
-        match socket.send_retrying(&st.buf[..len], to, dont_fragment) {
+        match socket.send_or_hold(&st.buf[..len], to, dont_fragment) {
             Ok(()) => return,
             Err(e) if dont_fragment && e.raw_os_error() == Some(libc::EMSGSIZE) => {
-                let mut header = [0u8; HEADER_LEN];
-                let n = len.min(HEADER_LEN);
-                header[..n].copy_from_slice(&st.buf[..n]);
-                log::debug!("probe of {len} bytes to {to}: {e}");
-                st.drain_errors_after(socket, Some((to, header)));
+                let probe = st.buf[..len].to_vec();
+                refused_probe(st, socket, &probe, to, &e);
                 return;
             }
             Err(e) if icmp_retries < 2 && st.drain_errors(socket) > 0 => {
@@ -241,6 +238,29 @@ fn send(st: &mut State, socket: &UdpSocket, len: usize, to: SocketAddr, dont_fra
                 st.send_failures += 1;
                 return;
             }
+        }
+    }
+}
+
+/// A path-MTU probe the interface refused with `EMSGSIZE`: the local error is fed to the engine
+/// as "fragmentation needed" for this probe (the engine resends its content small).
+fn refused_probe(st: &mut State, socket: &UdpSocket, data: &[u8], to: SocketAddr, e: &io::Error) {
+    let mut header = [0u8; HEADER_LEN];
+    let n = data.len().min(HEADER_LEN);
+    header[..n].copy_from_slice(&data[..n]);
+    log::debug!("probe of {} bytes to {to}: {e}", data.len());
+    st.drain_errors_after(socket, Some((to, header)));
+}
+
+/// Sends what the kernel had no room for before; a held probe now refused as too big is
+/// reported like a direct one, other failures are counted.
+fn flush_held(st: &mut State, socket: &UdpSocket) {
+    for (to, dont_fragment, data, e) in socket.flush_held() {
+        if dont_fragment && e.raw_os_error() == Some(libc::EMSGSIZE) {
+            refused_probe(st, socket, &data, to, &e);
+        } else {
+            log::debug!("held datagram to {to} failed: {e}");
+            st.send_failures += 1;
         }
     }
 }
@@ -275,12 +295,17 @@ impl Driven for Shared {
                 st.endpoint.flush_acks();
             }
         }
+        flush_held(&mut st, &self.socket);
         st.endpoint.handle_timeout(clock::now());
         if st.pump(&self.socket) {
             self.changed.notify_all();
         }
         let now = clock::monotonic_micros();
         let mut due = st.endpoint.poll_timeout().map(|t| t.as_micros());
+        if self.socket.has_held() {
+            let retry = now + HELD_RETRY.as_micros() as u64;
+            due = Some(due.map_or(retry, |d| d.min(retry)));
+        }
         if st.closing {
             let started = *st.closing_since.get_or_insert(now);
             // Lingering (already closed) connections only re-acknowledge FINs: a closing

@@ -2,12 +2,14 @@
 //!
 //! * [`clock`]: the monotonic clock.
 //! * [`udp`]: socket2 UDP sockets with ICMP error queues and DF probes.
+//! * [`held`]: datagrams the kernel had no room for, sent when it has.
 //! * [`wake`]: eventfd wake-ups and `ppoll`.
 //! * [`pool`]: the worker threads and what they drive.
 //! * [`driver`]: driving one engine for the Rust stream API.
 
 pub mod clock;
 pub mod driver;
+pub mod held;
 pub mod pool;
 pub mod udp;
 pub mod wake;

@@ -54,25 +54,21 @@
 //!
 //! On other systems the error queue is always empty and DF sends fail with `Unsupported`.
 
+pub use super::held::HELD_RETRY;
+use super::held::{is_local_shortage, HeldSends};
 use parking_lot::RwLock;
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use std::io;
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, RawFd};
-use std::time::Duration;
-
-/// Attempts of [`UdpSocket::send_retrying`] while the socket buffer is full (about 5 ms in all:
-/// the kernel drains a full 4 MiB buffer on loopback well within that).
-const SEND_RETRIES: u32 = 100;
-/// Pause between those attempts.
-const SEND_RETRY_PAUSE: Duration = Duration::from_micros(50);
 
 /// How to set up a runtime socket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct UdpOptions {
-    /// `SO_RCVBUF` to ask for (the kernel caps it at `net.core.rmem_max`). Default 4 MiB.
+    /// `SO_RCVBUF` to ask for (the kernel caps it at `net.core.rmem_max`); 0 leaves the
+    /// operating system's default (`net.core.rmem_default` on Linux). Default 4 MiB.
     pub recv_buffer: usize,
-    /// `SO_SNDBUF` to ask for. Default 4 MiB.
+    /// `SO_SNDBUF` to ask for; 0 leaves the operating system's default. Default 4 MiB.
     pub send_buffer: usize,
     /// For an IPv6 socket: `Some(false)` accepts IPv4 too (dual stack), `Some(true)` only
     /// IPv6, `None` leaves the system default.
@@ -158,20 +154,45 @@ pub struct UdpSocket {
     /// Held shared by every plain send and exclusively by a DF send while it has the socket in
     /// probe mode: no plain send goes out with DF, and DF sends do not interleave.
     pmtu_mode: RwLock<()>,
+    /// Datagrams the kernel had no room for, waiting to be sent (see [`super::held`]).
+    held: HeldSends,
 }
 
 impl UdpSocket {
-    /// Sends one datagram (with the DF bit when `dont_fragment`), waiting out a full socket
-    /// buffer briefly: a local send failure is not network loss, so it is retried here rather
-    /// than left to retransmission. Other errors are returned (an `IP_RECVERR` error reports an
-    /// ICMP message about an earlier datagram: drain [`UdpSocket::recv_error`] and retry).
-    pub fn send_retrying(
-        &self,
-        data: &[u8],
-        to: SocketAddr,
-        dont_fragment: bool,
-    ) -> io::Result<()> {
-        let mut attempt = 0;
+    /// Sends one datagram (with the DF bit when `dont_fragment`). When the kernel has no room
+    /// for it (`EAGAIN`, `ENOBUFS`), or earlier datagrams are still waiting, it is held and sent
+    /// by a later [`flush_held`](Self::flush_held): a local shortage is not network loss, so it
+    /// must not reach the engine as one. Other errors are returned (an `IP_RECVERR` error
+    /// reports an ICMP message about an earlier datagram: drain [`UdpSocket::recv_error`] and
+    /// retry); so is `ENOBUFS`-like trouble when the hold queue is full, as `WouldBlock`.
+    pub fn send_or_hold(&self, data: &[u8], to: SocketAddr, dont_fragment: bool) -> io::Result<()> {
+        if !self.held.any() {
+            match self.send_now(data, to, dont_fragment) {
+                Err(e) if is_local_shortage(&e) => {}
+                other => return other,
+            }
+        }
+        if self.held.hold(data, to, dont_fragment) {
+            Ok(())
+        } else {
+            Err(io::Error::from(io::ErrorKind::WouldBlock))
+        }
+    }
+
+    /// Sends held datagrams while the kernel takes them. Returns those that failed for another
+    /// reason than a shortage (destination, DF flag, datagram, error), for the caller to handle
+    /// as it would a direct send's error.
+    pub fn flush_held(&self) -> Vec<(SocketAddr, bool, Vec<u8>, io::Error)> {
+        self.held.flush(|data, to, df| self.send_now(data, to, df))
+    }
+
+    /// True while datagrams wait for room (the worker should retry within [`HELD_RETRY`]).
+    pub fn has_held(&self) -> bool {
+        self.held.any()
+    }
+
+    /// One send attempt, repeated only when interrupted by a signal.
+    fn send_now(&self, data: &[u8], to: SocketAddr, dont_fragment: bool) -> io::Result<()> {
         loop {
             let result = if dont_fragment {
                 self.send_to_dont_fragment(data, to)
@@ -181,10 +202,6 @@ impl UdpSocket {
             match result {
                 Ok(_) => return Ok(()),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock && attempt < SEND_RETRIES => {
-                    attempt += 1;
-                    std::thread::sleep(SEND_RETRY_PAUSE);
-                }
                 Err(e) => return Err(e),
             }
         }
@@ -201,9 +218,13 @@ impl UdpSocket {
         if let (true, Some(only)) = (addr.is_ipv6(), options.only_v6) {
             socket.set_only_v6(only)?;
         }
-        // Best effort: the kernel caps the sizes; a smaller buffer still works.
-        let _ = socket.set_recv_buffer_size(options.recv_buffer);
-        let _ = socket.set_send_buffer_size(options.send_buffer);
+        // Best effort: the kernel caps the sizes; a smaller buffer still works. 0: not set.
+        if options.recv_buffer > 0 {
+            let _ = socket.set_recv_buffer_size(options.recv_buffer);
+        }
+        if options.send_buffer > 0 {
+            let _ = socket.set_send_buffer_size(options.send_buffer);
+        }
         #[cfg(target_os = "linux")]
         sys::configure(socket.as_raw_fd(), addr.is_ipv6())?;
         socket.bind(&SockAddr::from(addr))?;
@@ -211,6 +232,7 @@ impl UdpSocket {
             socket,
             ipv6: addr.is_ipv6(),
             pmtu_mode: RwLock::new(()),
+            held: HeldSends::default(),
         })
     }
 
@@ -585,6 +607,28 @@ mod tests {
         assert_eq!(from, a.local_addr().unwrap());
         let (rcv, snd) = a.buffer_sizes().unwrap();
         assert!(rcv > 212_992 && snd > 212_992, "buffers {rcv} {snd}");
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn zero_buffer_sizes_leave_the_system_defaults() {
+        let default = |name: &str| -> usize {
+            std::fs::read_to_string(format!("/proc/sys/net/core/{name}"))
+                .unwrap()
+                .trim()
+                .parse()
+                .unwrap()
+        };
+        let options = UdpOptions {
+            recv_buffer: 0,
+            send_buffer: 0,
+            ..UdpOptions::default()
+        };
+        let s = UdpSocket::bind("127.0.0.1:0".parse().unwrap(), &options).unwrap();
+        assert_eq!(
+            s.buffer_sizes().unwrap(),
+            (default("rmem_default"), default("wmem_default"))
+        );
     }
 
     #[test]

@@ -17,9 +17,7 @@ use utp::sim::{seed_from_env, LinkConfig, Sim, Verdict};
 pub const RATE_100M: u64 = 12_500_000;
 /// More than any run here sends: the uTP transfer never ends on its own.
 pub const ENDLESS: u64 = 1 << 40;
-/// The datagram size of both flows: libutp's 1402. uTP's path-MTU search would reach 1472 on
-/// these links (no MTU limit); its ceiling is held here so that the two flows send equal
-/// packets and the comparison stays about congestion control.
+/// uTP's default datagram size (`Config::max_packet_size_v4`), used for NewReno's too.
 pub const DATAGRAM: usize = 1402;
 
 pub fn verdict(ok: bool) -> &'static str {
@@ -70,11 +68,12 @@ impl Path {
 /// Which flows a run carries.
 #[derive(Debug, Clone, Copy)]
 pub struct Flows {
-    /// A uTP transfer from A to B, started at time zero with the default `Config` (packets of
-    /// at most [`DATAGRAM`] bytes).
+    /// A uTP transfer from A to B, started at time zero with the default `Config`.
     pub utp: bool,
     /// A NewReno flow from A to B over `[start, stop)` (`stop` `None`: to the end of the run).
     pub reno: Option<(Instant, Option<Instant>)>,
+    /// Whether the NewReno flow uses SACK (RFC 2018 blocks, RFC 6675 recovery).
+    pub sack: bool,
 }
 
 /// Two hosts and their shared path.
@@ -91,11 +90,7 @@ impl Duo {
         let seed = seed_from_env(default_seed);
         let mut sim = Sim::new(seed);
         let endpoint = |salt: u64| {
-            let config = Config {
-                max_packet_size_v4: DATAGRAM,
-                ..Config::default()
-            };
-            let mut n = EndpointNode::new(Endpoint::new(config, seed ^ salt).unwrap());
+            let mut n = EndpointNode::new(Endpoint::new(Config::default(), seed ^ salt).unwrap());
             n.keep_log = false;
             n
         };
@@ -118,8 +113,13 @@ impl Duo {
             if let Some(stop) = stop {
                 sender = sender.stopping_at(stop);
             }
+            let mut receiver = RenoReceiver::new();
+            if flows.sack {
+                sender = sender.with_sack();
+                receiver = receiver.with_sack();
+            }
             host_a.reno = Some(RenoNode::Sender(sender));
-            host_b.reno = Some(RenoNode::Receiver(RenoReceiver::new()));
+            host_b.reno = Some(RenoNode::Receiver(receiver));
         }
         let a = sim.add_node(addr_a(), host_a);
         let b = sim.add_node(addr_b(), host_b);

@@ -9,11 +9,14 @@ mod duo;
 mod harness;
 
 mod acks;
+mod autosize;
 mod competing;
 mod handshake;
+mod interactive;
 mod overflow;
 mod pmtu;
 mod scale;
+mod spurious;
 mod targets;
 mod teardown;
 mod transfer;

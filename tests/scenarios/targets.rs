@@ -218,16 +218,18 @@ fn target_1gbit_140ms() {
     assert!(ok, "{:.1} % of a 1 Gbit/s 140 ms path", share * 100.0);
 }
 
-#[test]
-fn target_two_flows_share_100mbit() {
+/// Two flows from A to B over one 100 Mbit/s, 20 ms bottleneck with 250 ms of queue, the second
+/// joining at 2 s; returns each flow's share of the bytes delivered over the last 5 s of
+/// `total` seconds.
+fn two_flows(name: &'static str, seed: u64, config: Config, total: u64) -> Vec<f64> {
     let one_way = Duration::from_millis(10);
     let queue_time = Duration::from_millis(250);
     // Both flows run between the same two endpoints (two connections), so they cross the same
     // A→B bottleneck: the simulator has one link per address pair.
     let mut pair = Pair::new(
-        "two flows",
-        503,
-        Config::default(),
+        name,
+        seed,
+        config,
         bottleneck_link(RATE_100M, queue_time, one_way),
         LinkConfig::new().delay(one_way),
     );
@@ -240,21 +242,26 @@ fn target_two_flows_share_100mbit() {
     pair.sim.with_node(pair.a, |n, now| {
         n.connect(now, to, Plan::transfer(ENDLESS, SEED_A, 0, SEED_B))
     });
-    pair.sim.run_for(Duration::from_secs(5));
+    pair.sim.run_for(Duration::from_secs(total - 7));
     let mid = b_received(&pair);
     pair.sim.run_for(Duration::from_secs(5));
     let end = b_received(&pair);
     assert_eq!(end.len(), 2, "B accepted both flows");
     let d: Vec<u64> = end.iter().zip(&mid).map(|(e, m)| e - m).collect();
     let sum = (d[0] + d[1]) as f64;
-    let shares: Vec<f64> = d.iter().map(|x| *x as f64 / sum).collect();
     let cwnds: Vec<u64> = pair.a().conns.values().map(|c| c.stats.cwnd).collect();
     println!(
-        "  flows over the last 5 s: {:?} bytes, total {:.1} % of link, cwnds {:?}",
+        "  {name}: flows over the last 5 s: {:?} bytes, total {:.1} % of link, cwnds {:?}",
         d,
         sum / 5.0 / RATE_100M as f64 * 100.0,
         cwnds
     );
+    d.iter().map(|x| *x as f64 / sum).collect()
+}
+
+#[test]
+fn target_two_flows_share_100mbit() {
+    let shares = two_flows("two flows", 503, Config::default(), 12);
     let ok = shares.iter().all(|s| (0.40..=0.60).contains(s));
     println!(
         "target two-flow share (late flow joins at 2 s, shares over 7-12 s): measured {:.1} % / {:.1} %, target 40-60 % each, {}",
@@ -263,6 +270,40 @@ fn target_two_flows_share_100mbit() {
         verdict(ok)
     );
     assert!(ok, "unfair share: {shares:?}");
+}
+
+/// Without the path state a new connection inherits from an older one to the same peer (as
+/// between connections to different peers behind one bottleneck), plain LEDBAT leaves the
+/// latecomer advantage in place; LEDBAT++'s periodic slowdowns let the newcomer see the true
+/// base delay.
+#[test]
+fn two_flows_without_shared_path_state_latecomer_and_ledbat_plus_plus() {
+    let unshared = Config {
+        share_path_state: false,
+        ..Config::default()
+    };
+    let plain = two_flows("two flows, no shared state", 503, unshared.clone(), 60);
+    let plus = two_flows(
+        "two flows, no shared state, LEDBAT++",
+        503,
+        Config {
+            ledbat_plus_plus: true,
+            ..unshared
+        },
+        60,
+    );
+    println!(
+        "two flows without shared path state: plain LEDBAT {:.1} % / {:.1} %, LEDBAT++ {:.1} % / {:.1} %",
+        plain[0] * 100.0,
+        plain[1] * 100.0,
+        plus[0] * 100.0,
+        plus[1] * 100.0
+    );
+    let spread = |s: &[f64]| (s[0] - s[1]).abs();
+    assert!(
+        spread(&plus) < spread(&plain),
+        "LEDBAT++ no fairer than plain LEDBAT: {plus:?} against {plain:?}"
+    );
 }
 
 /// An endpoint whose timestamp clock (the one BEP 29 carries on the wire) is off by `offset_us`

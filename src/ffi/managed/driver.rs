@@ -9,7 +9,7 @@ use crate::ffi::sockaddr;
 use crate::runtime::clock;
 use crate::runtime::driver::{DATAGRAM, RECV_BATCH, SHUTDOWN_GRACE};
 use crate::runtime::pool::{Driven, Next};
-use crate::runtime::udp::IcmpKind;
+use crate::runtime::udp::{IcmpKind, HELD_RETRY};
 use std::cell::RefCell;
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
@@ -160,6 +160,7 @@ impl Driven for Managed {
                 // SAFETY: live context, lock held.
                 unsafe { utp_issue_deferred_acks(ctx) };
             }
+            self.io.flush_held();
             // SAFETY: live context, lock held.
             unsafe { utp_check_timeouts(ctx) };
             let now = clock::monotonic_micros();
@@ -169,6 +170,10 @@ impl Driven for Managed {
                 return Next::Finished;
             }
             let mut due = self.engine_due(now);
+            if self.io.socket.has_held() {
+                let retry = now + HELD_RETRY.as_micros() as u64;
+                due = Some(due.map_or(retry, |d| d.min(retry)));
+            }
             if self.closing.load(Ordering::Acquire) {
                 let recheck = now + 100_000;
                 due = Some(due.map_or(recheck, |d| d.min(recheck)));

@@ -21,27 +21,45 @@ pub struct ManagedIo {
 
 impl ManagedIo {
     /// Sends one datagram the engine produced (`dont_fragment` for path-MTU probes). Called from
-    /// the dispatch loop with the context's lock held. An `IP_RECVERR` error about an earlier
-    /// datagram is left in the queue for the worker, which wakes on it (`POLLERR`) and feeds
-    /// it to the engine; this datagram is then retried once.
+    /// the dispatch loop with the context's lock held. A datagram the kernel has no room for is
+    /// held and sent by the worker's next [`ManagedIo::flush_held`] (a local shortage is not
+    /// network loss). An `IP_RECVERR` error about an earlier datagram is left in the queue for
+    /// the worker, which wakes on it (`POLLERR`) and feeds it to the engine; this datagram is
+    /// then retried once.
     pub fn send(&self, data: &[u8], to: SocketAddr, dont_fragment: bool) {
-        let mut result = self.socket.send_retrying(data, to, dont_fragment);
+        let mut result = self.socket.send_or_hold(data, to, dont_fragment);
         if let Err(e) = &result {
             if dont_fragment && e.raw_os_error() == Some(libc::EMSGSIZE) {
-                // Too big for the interface: not retried; the worker reports it to the engine.
-                let mut header = [0u8; HEADER_LEN];
-                let n = data.len().min(HEADER_LEN);
-                header[..n].copy_from_slice(&data[..n]);
-                *self.refused_probe.lock() = Some((to, header));
+                self.refuse_probe(data, to);
                 return;
             }
         }
         if result.is_err() {
-            result = self.socket.send_retrying(data, to, dont_fragment);
+            result = self.socket.send_or_hold(data, to, dont_fragment);
         }
         if let Err(e) = result {
             log::debug!("send to {to} failed: {e}");
             self.send_failures.fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    /// Sends held datagrams the kernel now has room for (called by the worker on every drive).
+    pub fn flush_held(&self) {
+        for (to, dont_fragment, data, e) in self.socket.flush_held() {
+            if dont_fragment && e.raw_os_error() == Some(libc::EMSGSIZE) {
+                self.refuse_probe(&data, to);
+            } else {
+                log::debug!("held datagram to {to} failed: {e}");
+                self.send_failures.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Too big for the interface: not retried; the worker reports it to the engine.
+    fn refuse_probe(&self, data: &[u8], to: SocketAddr) {
+        let mut header = [0u8; HEADER_LEN];
+        let n = data.len().min(HEADER_LEN);
+        header[..n].copy_from_slice(&data[..n]);
+        *self.refused_probe.lock() = Some((to, header));
     }
 }

@@ -21,6 +21,7 @@ use crate::proto::time::Instant;
 
 use super::delay::{wrapping_lt, DelayHistory, NO_SAMPLE};
 use super::drift::ClockDrift;
+use super::slowdown::{Action, Slowdown, SLOWDOWN_PACKETS};
 
 /// Target queuing delay: 100 ms, the most RFC 6817 section 2.5 allows and libutp's value.
 pub const DEFAULT_TARGET: Duration = Duration::from_millis(100);
@@ -68,6 +69,11 @@ pub struct LedbatConfig {
     pub slow_start_exit_fraction: f64,
     /// Initial window in packets. Default [`DEFAULT_INITIAL_WINDOW_PACKETS`].
     pub initial_window_packets: usize,
+    /// LEDBAT++ behaviour (draft-irtf-iccrg-ledbat-plus-plus-01): slow start grows by a gain of
+    /// `1 / min(16, ceil(2 * target / base RTT))` per acknowledged byte and ends at 3/4 of the
+    /// target, and the window steps aside periodically ([`super::slowdown`]) so that
+    /// connections on the same bottleneck all see its true base delay. Default off.
+    pub plus_plus: bool,
 }
 
 impl Default for LedbatConfig {
@@ -79,6 +85,7 @@ impl Default for LedbatConfig {
             max_increase_per_rtt: DEFAULT_MAX_INCREASE_PER_RTT,
             slow_start_exit_fraction: DEFAULT_SLOW_START_EXIT_FRACTION,
             initial_window_packets: DEFAULT_INITIAL_WINDOW_PACKETS,
+            plus_plus: false,
         }
     }
 }
@@ -158,6 +165,17 @@ pub const RESPONSE_PER_RTT: f64 = 0.5;
 /// Our own choice.
 pub const MAX_FAIRNESS_SHARE: f64 = 1.0 / 16.0;
 
+/// LEDBAT++ ends slow start at 3/4 of the target (draft-irtf-iccrg-ledbat-plus-plus-01
+/// section 4.2).
+pub const PLUS_PLUS_SLOW_START_EXIT_FRACTION: f64 = 0.75;
+
+/// LEDBAT++'s largest gain divisor: 16 (its section 4.1).
+pub const PLUS_PLUS_MAX_GAIN_DIVISOR: f64 = 16.0;
+
+/// How long a window may go unused before [`Ledbat::validate`] halves it: 5 minutes, RFC 7661
+/// section 4.4.3's non-validated period.
+pub const NON_VALIDATED_PERIOD: Duration = Duration::from_secs(300);
+
 /// Slow start grows the window by `acked * (1 - delay / exit)` per ACK, where `exit` is the
 /// delay that ends slow start: a doubling per round trip on an empty queue, tapering as the
 /// queue nears the exit point, but never below this share of a doubling, so slow start still
@@ -190,6 +208,14 @@ pub struct Ledbat {
     round: Round,
     /// Window, ssthresh and slow-start flag before the last cut, for undoing it.
     before_cut: Option<(f64, Option<usize>, bool)>,
+    /// When the window was last in use (flight at least half of it), RFC 7661's validation.
+    last_validated: Option<Instant>,
+    /// Smallest RTT sample seen (LEDBAT++'s base delay for its slow-start gain).
+    min_rtt: Option<Duration>,
+    /// Set when [`Ledbat::check_for_step`] restarts the delay base.
+    base_restarted: bool,
+    /// LEDBAT++'s periodic slowdown schedule (used with [`LedbatConfig::plus_plus`]).
+    slowdown: Slowdown,
 }
 
 impl Ledbat {
@@ -210,6 +236,10 @@ impl Ledbat {
             last_cut: None,
             round: Round::halving(0.0),
             before_cut: None,
+            last_validated: None,
+            min_rtt: None,
+            base_restarted: false,
+            slowdown: Slowdown::default(),
         };
         let initial = cc.config.initial_window_packets.saturating_mul(cc.mss);
         cc.cwnd = cc.clamp(initial as f64);
@@ -313,7 +343,15 @@ impl Ledbat {
             self.ours.add_sample(now, sample);
             self.drift.add_sample(now, sample);
             self.impossible_samples = 0;
+            self.min_rtt = None;
+            self.base_restarted = true;
         }
+    }
+
+    /// Whether the delay base was restarted (a clock step or a route change) since the last
+    /// call: the connection then forgets its smallest RTT too.
+    pub fn take_base_restart(&mut self) -> bool {
+        core::mem::take(&mut self.base_restarted)
     }
 
     /// Their direction: our receive time minus the peer's timestamp (low 32 bits), used only to
@@ -385,17 +423,22 @@ impl Ledbat {
     /// full in the last second. Decreases apply regardless.
     pub fn on_ack(
         &mut self,
-        _now: Instant,
+        now: Instant,
         bytes_acked: usize,
         flight_before: usize,
         rtt: Option<Duration>,
     ) {
-        if rtt.is_some() {
+        if let Some(r) = rtt {
             self.last_rtt = rtt;
+            self.min_rtt = Some(self.min_rtt.map_or(r, |m| m.min(r)));
         }
         if bytes_acked == 0 {
             return;
         }
+        if self.config.plus_plus && self.apply_slowdown(now) {
+            return;
+        }
+        let was_slow_start = self.slow_start;
         if self.round.acked >= self.round.length {
             self.round = Round::halving(self.cwnd);
         }
@@ -406,6 +449,9 @@ impl Ledbat {
         let target = self.target_micros();
         let delay = self.control_delay(rtt).as_micros() as f64;
         let using_window = flight_before.saturating_mul(2) >= self.window();
+        if using_window {
+            self.last_validated = Some(now);
+        }
 
         // The window's change over one round trip (see `RESPONSE_PER_RTT`), spread over the
         // round's ACKs.
@@ -431,7 +477,7 @@ impl Ledbat {
 
         let next = if !self.slow_start {
             ledbat
-        } else if delay > self.config.slow_start_exit_fraction * target {
+        } else if delay > self.exit_fraction() * target {
             self.slow_start = false;
             self.ssthresh = Some(self.window());
             ledbat
@@ -439,14 +485,14 @@ impl Ledbat {
             // Slow start slows down as the delay approaches the exit point: the delay seen now
             // is a round trip old, and a full doubling in that round trip would overshoot the
             // target by as much again (and overflow a queue not much deeper than the target).
-            let exit = self.config.slow_start_exit_fraction * target;
+            let exit = self.exit_fraction() * target;
             let pace = if exit > 0.0 {
                 (1.0 - delay / exit).clamp(SLOW_START_MIN_PACE, 1.0)
             } else {
                 1.0
             };
             let grown = if using_window {
-                cwnd + acked.min(cwnd) * pace
+                cwnd + acked.min(cwnd) * pace * self.slow_start_gain()
             } else {
                 cwnd
             };
@@ -459,6 +505,85 @@ impl Ledbat {
             }
         };
         self.cwnd = self.clamp(next);
+        if was_slow_start && !self.slow_start && self.config.plus_plus {
+            let rtt = self.last_rtt.unwrap_or(self.config.target);
+            self.slowdown.on_slow_start_end(now, rtt);
+        }
+    }
+
+    /// Congestion-window validation (RFC 7661 section 4.4.3), called before new data is sent
+    /// with `flight` bytes outstanding: a window that has not been in use (flight at least half
+    /// of it) for [`NON_VALIDATED_PERIOD`] no longer says anything about the path, and is
+    /// halved (not below the initial window), with ssthresh kept at 3/4 of it so slow start
+    /// regains it quickly. Repeats every period the window stays unused. Growth is withheld
+    /// meanwhile anyway (see [`on_ack`](Self::on_ack)).
+    pub fn validate(&mut self, now: Instant, flight: usize) {
+        if flight.saturating_mul(2) >= self.window() {
+            self.last_validated = Some(now);
+            return;
+        }
+        let since = *self.last_validated.get_or_insert(now);
+        if now.saturating_duration_since(since) < NON_VALIDATED_PERIOD {
+            return;
+        }
+        let initial = self.config.initial_window_packets.saturating_mul(self.mss) as f64;
+        let before = self.cwnd;
+        self.ssthresh = Some(self.ssthresh().max((before * 0.75) as usize));
+        self.cwnd = self.clamp((before / 2.0).max(initial.min(before)));
+        self.last_validated = Some(now);
+        log::debug!(
+            "window unused for {NON_VALIDATED_PERIOD:?}: {before:.0} -> {:.0} bytes",
+            self.cwnd
+        );
+    }
+
+    /// The delay that ends slow start, as a fraction of the target: the configured one, or
+    /// LEDBAT++'s 3/4.
+    fn exit_fraction(&self) -> f64 {
+        if self.config.plus_plus {
+            PLUS_PLUS_SLOW_START_EXIT_FRACTION
+        } else {
+            self.config.slow_start_exit_fraction
+        }
+    }
+
+    /// Share of the acknowledged bytes slow start adds to the window: 1, or LEDBAT++'s
+    /// `1 / min(16, ceil(2 * target / base RTT))` (its section 4.1: slower on paths whose
+    /// round trip is short next to the target).
+    fn slow_start_gain(&self) -> f64 {
+        if !self.config.plus_plus {
+            return 1.0;
+        }
+        let Some(base) = self.min_rtt.filter(|r| !r.is_zero()) else {
+            return 1.0 / PLUS_PLUS_MAX_GAIN_DIVISOR;
+        };
+        let ratio = (2.0 * self.target_micros() / base.as_micros() as f64).ceil();
+        1.0 / ratio.clamp(1.0, PLUS_PLUS_MAX_GAIN_DIVISOR)
+    }
+
+    /// Runs LEDBAT++'s slowdown schedule; true while the window is held down by it.
+    fn apply_slowdown(&mut self, now: Instant) -> bool {
+        let rtt = self.last_rtt.unwrap_or(self.config.target);
+        match self.slowdown.poll(now, self.cwnd, rtt) {
+            Action::Freeze => {
+                self.cwnd = self.clamp(SLOWDOWN_PACKETS.saturating_mul(self.mss) as f64);
+                self.slow_start = false;
+                self.before_cut = None;
+                self.round = Round::frozen(self.cwnd);
+            }
+            Action::Regrow(window) => {
+                self.ssthresh = Some(window as usize);
+                self.slow_start = true;
+                self.round = Round::halving(self.cwnd);
+            }
+            Action::None => {}
+        }
+        self.slowdown.is_frozen()
+    }
+
+    /// LEDBAT++'s slowdown schedule.
+    pub fn slowdown(&self) -> &Slowdown {
+        &self.slowdown
     }
 
     /// A loss was detected (selective or duplicate ACKs). Halves the window, at most once per
@@ -472,6 +597,7 @@ impl Ledbat {
             }
         }
         self.last_cut = Some(now);
+        self.slowdown.on_cut(now);
         self.before_cut = Some((self.cwnd, self.ssthresh, self.slow_start));
         self.cwnd = self.clamp(self.cwnd / 2.0);
         self.ssthresh = Some(self.window());
@@ -492,6 +618,7 @@ impl Ledbat {
         self.cwnd = self.clamp(self.min_window() as f64);
         self.slow_start = true;
         self.last_cut = Some(now);
+        self.slowdown.on_cut(now);
         self.round = Round::frozen(self.cwnd);
     }
 

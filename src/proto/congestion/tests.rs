@@ -566,9 +566,13 @@ fn a_queuing_delay_beyond_the_round_trip_restarts_the_delay_base() {
         cc.on_delay_sample(at_ms(100 + i), stepped);
     }
     assert_eq!(cc.queuing_delay(), Some(Duration::from_secs(10)));
-    // ...the eighth restarts the history from the new level.
+    assert!(!cc.take_base_restart());
+    // ...the eighth restarts the history from the new level, and says so once (the
+    // connection then forgets its smallest RTT).
     cc.on_delay_sample(at_ms(109), stepped);
     assert_eq!(cc.queuing_delay(), Some(Duration::ZERO));
+    assert!(cc.take_base_restart());
+    assert!(!cc.take_base_restart());
     // The queue is measured from the new base afterwards.
     for i in 0..3 {
         cc.on_delay_sample(at_ms(110 + i), stepped + 20_000);
@@ -634,4 +638,121 @@ fn connections_sharing_a_queue_converge_to_equal_windows() {
         (wa / wb - 1.0).abs() < 0.1,
         "windows {wa} and {wb} did not converge"
     );
+}
+
+#[test]
+fn ledbat_plus_plus_starts_slower_and_steps_aside_periodically() {
+    let config = LedbatConfig {
+        plus_plus: true,
+        initial_window_packets: 10,
+        ..LedbatConfig::default()
+    };
+    let mut cc = Ledbat::new(config, MSS);
+    set_base(&mut cc, at_ms(0));
+    set_delay(&mut cc, at_ms(0), 0);
+    // 20 ms base RTT against a 100 ms target: slow start adds a tenth of what is acked (the
+    // additive gain, 3000 bytes per round, is larger here); plain slow start would double.
+    let rtt = Some(Duration::from_millis(20));
+    ack_one_window(&mut cc, at_ms(20), rtt);
+    assert!(
+        cc.window() > 10 * MSS && cc.window() <= 13 * MSS,
+        "{}",
+        cc.window()
+    );
+    // 3/4 of the target ends slow start (plain LEDBAT would go on to 0.9).
+    set_delay(&mut cc, at_ms(30), TARGET_US * 8 / 10);
+    cc.on_ack(
+        at_ms(40),
+        MSS,
+        cc.window(),
+        Some(Duration::from_millis(100)),
+    );
+    assert!(!cc.in_slow_start());
+    let held = cc.window();
+    // Two round trips later the window steps aside to two packets for two round trips...
+    cc.on_ack(
+        at_ms(240),
+        MSS,
+        cc.window(),
+        Some(Duration::from_millis(100)),
+    );
+    assert_eq!(cc.window(), 2 * MSS);
+    cc.on_ack(
+        at_ms(300),
+        MSS,
+        cc.window(),
+        Some(Duration::from_millis(100)),
+    );
+    assert_eq!(cc.window(), 2 * MSS, "held during the slowdown");
+    // ...then slow-starts back towards the window it had.
+    set_delay(&mut cc, at_ms(440), 0);
+    cc.on_ack(
+        at_ms(441),
+        MSS,
+        cc.window(),
+        Some(Duration::from_millis(100)),
+    );
+    assert!(cc.in_slow_start());
+    let mut t = 450;
+    while cc.in_slow_start() {
+        ack_one_window(&mut cc, at_ms(t), Some(Duration::from_millis(100)));
+        t += 100;
+        assert!(t < 20_000, "never regrew");
+    }
+    assert!(
+        cc.window() >= held && cc.window() <= held + 2 * MSS,
+        "{} vs {held}",
+        cc.window()
+    );
+    // Plain LEDBAT never does this.
+    let mut plain = with_initial_packets(10);
+    set_base(&mut plain, at_ms(0));
+    set_delay(&mut plain, at_ms(0), TARGET_US * 8 / 10);
+    cc.on_ack(
+        at_ms(0),
+        MSS,
+        plain.window(),
+        Some(Duration::from_millis(100)),
+    );
+    for ms in (100..2000).step_by(100) {
+        plain.on_ack(
+            at_ms(ms),
+            MSS,
+            plain.window(),
+            Some(Duration::from_millis(100)),
+        );
+        assert!(plain.window() >= 10 * MSS);
+    }
+}
+
+#[test]
+fn a_window_unused_for_five_minutes_is_halved_each_period() {
+    let mut cc = with_initial_packets(2);
+    set_base(&mut cc, at_ms(0));
+    set_delay(&mut cc, at_ms(0), 0);
+    while cc.window() < 64 * MSS {
+        ack_one_window(&mut cc, at_ms(0), None);
+    }
+    let full = cc.window();
+    // In use: nothing happens however long.
+    cc.validate(at_ms(0), full);
+    cc.validate(at_ms(1_000_000), full);
+    assert_eq!(cc.window(), full);
+    // Unused (one packet in flight) for less than the period: kept.
+    cc.validate(at_ms(1_100_000), MSS);
+    cc.validate(at_ms(1_299_000), MSS);
+    assert_eq!(cc.window(), full);
+    // Past it: halved, ssthresh at 3/4 of the old window, and again a period later.
+    cc.validate(at_ms(1_300_001), MSS);
+    assert_eq!(cc.window(), full / 2);
+    assert!(cc.ssthresh() >= full * 3 / 4);
+    cc.validate(at_ms(1_400_000), MSS);
+    assert_eq!(cc.window(), full / 2);
+    cc.validate(at_ms(1_600_002), MSS);
+    assert_eq!(cc.window(), full / 4);
+    // Never below the initial window.
+    for i in 0..20 {
+        cc.validate(at_ms(2_000_000 + i * 300_001), 0);
+    }
+    assert_eq!(cc.window(), 2 * MSS);
 }

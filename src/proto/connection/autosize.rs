@@ -6,10 +6,12 @@
 //!   again queued behind it, so the application refilling it never idles the path; Linux sizes
 //!   `sk_sndbuf` the same way), never below the starting size.
 //! * Receive side (dynamic right-sizing, as Linux TCP's `tcp_rcv_space_adjust`): every round
-//!   trip the bytes that arrived are counted; when twice that exceeds the buffer, the buffer
-//!   grows to it. A sender limited by our window delivers a full window per round trip, so the
-//!   buffer doubles each round trip alongside its slow start; one that is not stays where it is.
-//!   The buffer never shrinks (the peer may already be sending into what we advertised).
+//!   trip the bytes the application read are counted; when twice that exceeds the buffer, the
+//!   buffer grows to it. A sender limited by our window delivers a full window per round trip,
+//!   and a reader that keeps up takes it, so the buffer doubles each round trip alongside the
+//!   sender's slow start; a slow reader leaves it where it is (counting arrivals instead would
+//!   let a peer fill 32 MiB of unread data). The buffer never shrinks (the peer may already be
+//!   sending into what we advertised).
 //!
 //! The receiver rarely has an RTT sample of its own (it sends only ACKs, which are never
 //! acknowledged), so the round trip is read from the timestamps both sides already exchange:
@@ -43,8 +45,8 @@ const MAX_TIMESTAMP_RTT: Duration = Duration::from_secs(10);
 pub(super) struct RecvTuner {
     /// When the current round trip's count began.
     start: Option<Instant>,
-    /// Payload bytes received since `start`.
-    bytes: usize,
+    /// [`Connection::bytes_read`] when it began.
+    read_at_start: u64,
 }
 
 impl Connection {
@@ -71,10 +73,10 @@ impl Connection {
         (rtt <= MAX_TIMESTAMP_RTT).then_some(rtt)
     }
 
-    /// Counts `bytes` of payload that just arrived towards the current round trip, and grows
-    /// the receive buffer when a round trip is complete and the peer sent more than half the
-    /// buffer in it. `peer_diff` is the packet's `timestamp_difference`.
-    pub(super) fn autotune_recv(&mut self, now: Instant, bytes: usize, peer_diff: u32) {
+    /// Called when a data packet arrives: when a round trip is complete and the application
+    /// read more than half the buffer in it, grows the buffer. `peer_diff` is the packet's
+    /// `timestamp_difference`.
+    pub(super) fn autotune_recv(&mut self, now: Instant, peer_diff: u32) {
         let cap = self.config.recv_buffer_cap();
         if self.recv.capacity() >= cap {
             return;
@@ -82,15 +84,22 @@ impl Connection {
         let Some(rtt) = self.timestamp_rtt(peer_diff).or(self.rtt.srtt()) else {
             return;
         };
-        let start = *self.recv_tuner.start.get_or_insert(now);
-        self.recv_tuner.bytes += bytes;
+        let Some(start) = self.recv_tuner.start else {
+            self.recv_tuner = RecvTuner {
+                start: Some(now),
+                read_at_start: self.bytes_read,
+            };
+            return;
+        };
         if now.saturating_duration_since(start) < rtt {
             return;
         }
-        let wanted = self.recv_tuner.bytes.saturating_mul(RECV_GROWTH_FACTOR);
+        let read =
+            usize::try_from(self.bytes_read - self.recv_tuner.read_at_start).unwrap_or(usize::MAX);
+        let wanted = read.saturating_mul(RECV_GROWTH_FACTOR);
         self.recv_tuner = RecvTuner {
             start: Some(now),
-            bytes: 0,
+            read_at_start: self.bytes_read,
         };
         if wanted > self.recv.capacity() {
             self.recv.grow_to(wanted.min(cap));

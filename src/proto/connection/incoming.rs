@@ -253,6 +253,10 @@ impl Connection {
         }
         if header.timestamp_diff != 0 && acked.bytes > 0 {
             self.cc.on_delay_sample(now, header.timestamp_diff);
+            if self.cc.take_base_restart() {
+                // The path (or a clock) changed: the smallest RTT seen is no longer a bound.
+                self.rtt.forget_min();
+            }
             self.stats.delay_samples += 1;
         }
         if acked.bytes > 0 {
@@ -352,6 +356,19 @@ impl Connection {
         }
     }
 
+    /// Without [`Config::adaptive_ack`](crate::proto::Config::adaptive_ack): whether an
+    /// in-order packet of `len` bytes is acknowledged at once instead of after the delayed-ACK
+    /// timer. The peer's Nagle holds its next small write until this ACK, so waiting would add
+    /// the timer to every message of an interactive exchange: a packet shorter than the
+    /// largest one seen (the tail of a write) or arriving after a pause of at least the
+    /// delayed-ACK time (sparse traffic) is acknowledged now. A stream of full packets still
+    /// gets one ACK per `ack_every` packets.
+    fn wants_quick_ack(&self, now: Instant, len: usize) -> bool {
+        let paused = self.last_data_at.as_micros() == 0
+            || now.saturating_duration_since(self.last_data_at) >= self.config.delayed_ack;
+        len < self.largest_payload || paused
+    }
+
     fn process_data(&mut self, now: Instant, packet: &Packet<'_>, events: &mut EventQueue) {
         let header = &packet.header;
         let fin = header.packet_type == PacketType::Fin;
@@ -360,7 +377,7 @@ impl Connection {
         let before = self.recv.readable_len();
         let inserted = self.recv.insert(header.seq_nr, payload, fin);
         if matches!(inserted, Inserted::InOrder { .. } | Inserted::OutOfOrder) {
-            self.autotune_recv(now, payload.len(), header.timestamp_diff);
+            self.autotune_recv(now, header.timestamp_diff);
         }
         match inserted {
             Inserted::InOrder { .. } => {
@@ -376,10 +393,17 @@ impl Connection {
                 } else if self.config.adaptive_ack {
                     let short = payload.len() < payload_size(self.packet_size);
                     self.arm_adaptive_ack(now, short);
+                } else if self.wants_quick_ack(now, payload.len()) {
+                    self.ack_due = true;
                 } else if self.timers.get(Timer::Ack).is_none() {
                     self.timers.set(Timer::Ack, now + self.config.delayed_ack);
                 }
-                self.last_data_at = now;
+                // Empty data packets (path-MTU probes, libutp's zero-length writes) say nothing
+                // about the peer's writes or their spacing.
+                if !payload.is_empty() {
+                    self.largest_payload = self.largest_payload.max(payload.len());
+                    self.last_data_at = now;
+                }
             }
             Inserted::OutOfOrder => self.ack_due = true,
             Inserted::Duplicate => {

@@ -92,10 +92,14 @@ pub struct Connection {
     unacked_packets: u16,
     /// Receive autotuning's count of the current round trip.
     recv_tuner: autosize::RecvTuner,
+    /// Payload bytes the application has read (or, over the C API, been handed).
+    bytes_read: u64,
     /// When the oldest unacknowledged data packet arrived (for [`Config::adaptive_ack`]).
     first_unacked_at: Instant,
     /// When the last in-order data packet arrived.
     last_data_at: Instant,
+    /// The largest payload received from the peer so far (a shorter one ends a write).
+    largest_payload: usize,
     /// Recent spacing of the peer's data packets in µs: follows a smaller gap at once and a
     /// larger one slowly (1/16 per packet), so pauses between bursts barely move it.
     data_spacing: u64,
@@ -180,6 +184,7 @@ impl Connection {
         let cc_config = LedbatConfig {
             target: config.target_delay,
             max_cwnd: config.send_buffer_cap().max(packet_size),
+            plus_plus: config.ledbat_plus_plus,
             ..LedbatConfig::default()
         };
         Connection {
@@ -219,8 +224,10 @@ impl Connection {
             probe_due: false,
             unacked_packets: 0,
             recv_tuner: autosize::RecvTuner::default(),
+            bytes_read: 0,
             first_unacked_at: Instant::from_micros(0),
             last_data_at: Instant::from_micros(0),
+            largest_payload: 0,
             data_spacing: u64::MAX,
             reply_micro: 0,
             last_advertised: config.recv_buffer,
@@ -368,9 +375,9 @@ impl Connection {
         s.rto = self.rtt.rto();
         s.queuing_delay = self.cc.queuing_delay().unwrap_or_default();
         s.mtu = self.packet_size as u32;
-        s.pmtu_searching = !self.pmtu.is_converged() && self.config.pmtu_discovery;
         s.send_buffer = self.send_buffer_size() as u64;
         s.recv_buffer = self.recv.capacity() as u64;
+        s.pmtu_searching = !self.pmtu.is_converged() && self.config.pmtu_discovery;
         s
     }
 
@@ -424,6 +431,7 @@ impl Connection {
             return Ok(0);
         }
         let n = self.recv.read(buf);
+        self.bytes_read += n as u64;
         if n > 0 {
             self.readable_notified = false;
             self.maybe_window_update();
@@ -677,6 +685,11 @@ impl Connection {
         {
             return;
         }
+        if self.peer_window < self.packet_size {
+            // The peer's buffer is full: what it dropped was a window probe that did not fit
+            // (flow control), not a sign of congestion.
+            return;
+        }
         self.recovery_end = Some(self.send.next_seq());
         let srtt = self.rtt.srtt().unwrap_or(self.config.initial_rto);
         self.cc.on_loss(now, srtt);
@@ -700,7 +713,15 @@ impl Connection {
         let probing_closed_window = self.peer_window < self.packet_size && self.heard_since_timeout;
         self.heard_since_timeout = false;
         if probing_closed_window {
+            // Flow control, not congestion: the peer dropped what did not fit its full buffer.
+            // The window stays as it is for when the reader catches up; the probe is resent
+            // after a backed-off timeout.
             self.consecutive_timeouts = 0;
+            self.stats.timeouts += 1;
+            self.rtt.backoff();
+            self.send.mark_all_lost();
+            self.timers.set(Timer::Retransmit, now + self.rtt.rto());
+            return;
         }
         self.consecutive_timeouts += 1;
         let limit = if self.state == State::SynSent {

@@ -163,6 +163,7 @@ impl Connection {
         if self.send.len() >= MAX_PACKETS_IN_FLIGHT {
             return None;
         }
+        self.cc.validate(now, self.send.in_flight());
         let in_flight = self.send.in_flight();
         let window = self.send_window();
         let fits = in_flight + len + HEADER_LEN <= window;

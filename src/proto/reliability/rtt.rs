@@ -102,6 +102,12 @@ impl RttEstimator {
         self.min
     }
 
+    /// Forgets the smallest sample (after a route change or a clock step); the next sample
+    /// starts it again. The smoothed estimate follows new samples by itself.
+    pub fn forget_min(&mut self) {
+        self.min = None;
+    }
+
     /// The retransmission timeout: `SRTT + max(G, 4 * RTTVAR)` (RFC 6298 section 2.3), or the
     /// initial RTO before any sample, clamped to `[min_rto, max_rto]`, then doubled once per
     /// [`backoff`](Self::backoff) and capped at `max_rto`.

@@ -11,7 +11,11 @@
 //! * fast retransmit on the third duplicate ACK, NewReno fast recovery with partial ACKs
 //!   (RFC 6582, the timer reset on the first partial ACK only);
 //! * RTO per RFC 6298 with Linux's 200 ms floor, exponential backoff, go-back-N after a timeout;
-//! * no SACK, no limited transmit, no pacing, no receive-window limit, no handshake.
+//! * optionally ([`RenoSender::with_sack`], [`RenoReceiver::with_sack`]) SACK: the receiver
+//!   reports its three latest out-of-order ranges in every ACK (RFC 2018) and the sender
+//!   recovers with RFC 6675's scoreboard and `pipe` instead of partial ACKs, as the TCP stacks
+//!   of Linux, Windows and macOS do; without it, the flow is RFC 6582's plain NewReno;
+//! * no limited transmit, no pacing, no receive-window limit, no handshake.
 //!
 //! [`RenoSender`] and [`RenoReceiver`] are the two ends; [`RenoNode`] makes either one a
 //! simulator [`Node`], and [`Host`](super::host::Host) puts one beside a uTP endpoint behind a
@@ -19,6 +23,7 @@
 
 mod receiver;
 mod rto;
+mod scoreboard;
 mod sender;
 mod window;
 pub mod wire;
@@ -30,6 +35,7 @@ pub use receiver::RenoReceiver;
 pub use rto::{Rto, INITIAL_RTO, MAX_RTO, MIN_RTO};
 pub use sender::{RenoSender, RenoStats};
 pub use window::{DUP_THRESH, INITIAL_WINDOW_SEGMENTS};
+pub use wire::{SackBlocks, MAX_SACK_BLOCKS};
 
 use super::node::Node;
 use crate::proto::endpoint::Transmit;

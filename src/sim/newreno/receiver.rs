@@ -1,12 +1,19 @@
 //! The model's receiver: reassembles segments into an in-order byte count and acknowledges every
-//! data datagram at once with the next byte it expects.
+//! data datagram at once with the next byte it expects and, when SACK is on, SACK blocks.
 //!
 //! RFC 5681 section 4.2 allows delaying every other ACK but requires an immediate ACK for
 //! out-of-order data; acknowledging every segment keeps the model free of a delayed-ACK timer and
 //! is what Linux does in its quick-ACK mode. The receive window is unbounded (every out-of-order
 //! range is kept), so the sender is only ever limited by its congestion window.
+//!
+//! SACK blocks follow RFC 2018 section 4: the first block is the range holding the segment that
+//! triggered the ACK (unless it advanced the cumulative ACK), then the most recently reported
+//! ranges not yet covered, up to [`MAX_SACK_BLOCKS`]. Like a TCP receiver, this one reports only
+//! the few latest ranges rather than its whole out-of-order map: the sender's scoreboard is built
+//! from what successive ACKs repeat. The receiver never reneges (RFC 2018 section 8): a range it
+//! reported stays held until the cumulative ACK covers it.
 
-use super::wire::{self, Segment};
+use super::wire::{self, SackBlocks, Segment, MAX_SACK_BLOCKS};
 use crate::proto::endpoint::Transmit;
 use crate::proto::time::Instant;
 use core::time::Duration;
@@ -20,8 +27,12 @@ pub struct RenoReceiver {
     next: u64,
     /// Out-of-order ranges above `next`: start -> end (exclusive), disjoint and not touching.
     holes_above: BTreeMap<u64, u64>,
+    /// Whether ACKs carry SACK blocks.
+    sack: bool,
+    /// Starts of the ranges last reported, most recent first (at most [`MAX_SACK_BLOCKS`]).
+    reported: Vec<u64>,
     /// ACKs owed, in order.
-    acks: VecDeque<(SocketAddr, u64)>,
+    acks: VecDeque<(SocketAddr, u64, SackBlocks)>,
     /// Data datagrams received (duplicates included).
     segments: u64,
     /// Width of a bin of [`RenoReceiver::bins`]; `None` keeps no time series.
@@ -43,6 +54,12 @@ impl RenoReceiver {
     pub fn with_bins(mut self, bin: Duration) -> Self {
         assert!(!bin.is_zero(), "a time bin must not be empty");
         self.bin = Some(bin);
+        self
+    }
+
+    /// Also reports SACK blocks in every ACK (RFC 2018), for a sender with SACK on.
+    pub fn with_sack(mut self) -> Self {
+        self.sack = true;
         self
     }
 
@@ -82,7 +99,40 @@ impl RenoReceiver {
         if self.next > before {
             self.record(now, self.next - before);
         }
-        self.acks.push_back((from, self.next));
+        let sack = if self.sack {
+            self.sack_blocks((offset > self.next).then_some(offset))
+        } else {
+            SackBlocks::default()
+        };
+        self.acks.push_back((from, self.next, sack));
+    }
+
+    /// The stored range holding byte `at`, if any.
+    fn range_holding(&self, at: u64) -> Option<(u64, u64)> {
+        let (&start, &end) = self.holes_above.range(..=at).next_back()?;
+        (end > at).then_some((start, end))
+    }
+
+    /// The SACK blocks of the ACK for data that arrived at `arrived` (`None` when it was not
+    /// held out of order), per RFC 2018 section 4; remembers what they report.
+    fn sack_blocks(&mut self, arrived: Option<u64>) -> SackBlocks {
+        let mut ranges: Vec<(u64, u64)> = Vec::with_capacity(MAX_SACK_BLOCKS + 1);
+        let candidates = arrived.into_iter().chain(self.reported.iter().copied());
+        for at in candidates {
+            // A range reported before may have merged with newer data or been delivered.
+            if let Some(range) = self.range_holding(at) {
+                if !ranges.contains(&range) {
+                    ranges.push(range);
+                }
+            }
+        }
+        ranges.truncate(MAX_SACK_BLOCKS);
+        self.reported = ranges.iter().map(|&(start, _)| start).collect();
+        let mut sack = SackBlocks::default();
+        for (start, end) in ranges {
+            sack.push(start, end);
+        }
+        sack
     }
 
     /// Keeps `[start, end)`, above `next`, merged with the ranges it overlaps or touches.
@@ -124,10 +174,10 @@ impl RenoReceiver {
 
     /// The next ACK owed, written into `buf`.
     pub fn poll_transmit(&mut self, buf: &mut [u8]) -> Option<Transmit> {
-        let (destination, next) = self.acks.pop_front()?;
+        let (destination, next, sack) = self.acks.pop_front()?;
         Some(Transmit {
             destination,
-            len: wire::write_ack(buf, next),
+            len: wire::write_ack(buf, next, &sack),
             dont_fragment: false,
             connection: None,
         })
@@ -143,6 +193,15 @@ mod tests {
     }
 
     fn deliver(r: &mut RenoReceiver, ms: u64, offset: u64, len: usize) -> u64 {
+        deliver_sack(r, ms, offset, len).0
+    }
+
+    fn deliver_sack(
+        r: &mut RenoReceiver,
+        ms: u64,
+        offset: u64,
+        len: usize,
+    ) -> (u64, Vec<(u64, u64)>) {
         let mut buf = [0u8; 256];
         let n = wire::write_data(&mut buf, offset, len);
         r.handle_datagram(Instant::from_micros(ms * 1000), peer(), &buf[..n]);
@@ -151,7 +210,7 @@ mod tests {
             .expect("every segment is acknowledged");
         assert!(r.poll_transmit(&mut buf).is_none());
         match wire::decode(&buf[..ack.len]) {
-            Some(Segment::Ack { next }) => next,
+            Some(Segment::Ack { next, sack }) => (next, sack.as_slice().to_vec()),
             other => panic!("not an ACK: {other:?}"),
         }
     }
@@ -188,5 +247,45 @@ mod tests {
         assert_eq!(deliver(&mut r, 0, 0, 90), 95);
         assert_eq!(deliver(&mut r, 0, 95, 5), 180);
         assert_eq!(deliver(&mut r, 0, 180, 20), 210);
+    }
+
+    #[test]
+    fn without_sack_acks_carry_no_blocks() {
+        let mut r = RenoReceiver::new();
+        deliver(&mut r, 0, 0, 10);
+        assert_eq!(deliver_sack(&mut r, 0, 20, 10), (10, vec![]));
+    }
+
+    #[test]
+    fn sack_blocks_lead_with_the_newest_range_and_repeat_recent_ones() {
+        let mut r = RenoReceiver::new().with_sack();
+        assert_eq!(deliver_sack(&mut r, 0, 0, 10), (10, vec![]));
+        assert_eq!(deliver_sack(&mut r, 0, 20, 10), (10, vec![(20, 30)]));
+        assert_eq!(
+            deliver_sack(&mut r, 0, 40, 10),
+            (10, vec![(40, 50), (20, 30)])
+        );
+        assert_eq!(
+            deliver_sack(&mut r, 0, 60, 10),
+            (10, vec![(60, 70), (40, 50), (20, 30)])
+        );
+        // A fourth range pushes the oldest out of the ACK (but not out of the receiver).
+        assert_eq!(
+            deliver_sack(&mut r, 0, 80, 10),
+            (10, vec![(80, 90), (60, 70), (40, 50)])
+        );
+        // Growing a range moves it to the front, with its new edges.
+        assert_eq!(
+            deliver_sack(&mut r, 0, 30, 10),
+            (10, vec![(20, 50), (80, 90), (60, 70)])
+        );
+        // Filling the first hole delivers [10, 50): no block for the arriving data, and the
+        // delivered range drops out of the report.
+        assert_eq!(
+            deliver_sack(&mut r, 0, 10, 10),
+            (50, vec![(80, 90), (60, 70)])
+        );
+        assert_eq!(deliver_sack(&mut r, 0, 50, 10), (70, vec![(80, 90)]));
+        assert_eq!(deliver_sack(&mut r, 0, 70, 10), (90, vec![]));
     }
 }

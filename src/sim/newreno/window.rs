@@ -2,8 +2,13 @@
 //! retransmit and fast recovery with the partial-ACK handling of RFC 6582 section 3.2, and the
 //! response to a retransmission timeout (RFC 5681 section 3.1, RFC 6582 section 4).
 //!
+//! With SACK, the sender runs RFC 6675's loss recovery instead of NewReno's: the window is cut
+//! once per episode to `cwnd = ssthresh` and neither inflated nor grown until the episode ends
+//! ([`Window::enter_sack_recovery`], [`Window::on_sack_new_ack`]); which segments to send is the
+//! sender's business.
+//!
 //! Offsets are stream byte offsets; `una` is the first unacknowledged byte and `max` one past the
-//! highest byte ever sent. Limited transmit (RFC 3042) and SACK are not modelled.
+//! highest byte ever sent. Limited transmit (RFC 3042) is not modelled.
 
 /// Initial window in segments: RFC 6928's ten (min(10 * MSS, max(2 * MSS, 14600)) is 10 MSS for
 /// any MSS up to 1460, ours included).
@@ -107,6 +112,15 @@ impl Window {
                 ..Reaction::default()
             };
         }
+        self.grow(acked);
+        Reaction {
+            restart_timer: outstanding,
+            ..Reaction::default()
+        }
+    }
+
+    /// Slow start or congestion avoidance for `acked` newly acknowledged bytes.
+    fn grow(&mut self, acked: u64) {
         if self.cwnd < self.ssthresh {
             // Slow start (RFC 5681 equation 2).
             self.cwnd += acked.min(self.mss);
@@ -119,10 +133,40 @@ impl Window {
                 self.cwnd += self.mss;
             }
         }
-        Reaction {
-            restart_timer: outstanding,
-            ..Reaction::default()
+    }
+
+    /// Whether a new SACK recovery may begin with `una` acknowledged: not before the end of the
+    /// data outstanding at the last recovery or timeout (RFC 6675 sections 5 and 5.1).
+    pub(super) fn may_enter_sack_recovery(&self, una: u64) -> bool {
+        !self.in_recovery && una >= self.recover
+    }
+
+    /// Loss detected with SACK while `[una, max)` is outstanding: RFC 6675 section 5 steps 4.1
+    /// and 4.2, `RecoveryPoint = HighData` and `cwnd = ssthresh = max(FlightSize / 2, 2 * SMSS)`
+    /// (RFC 5681 equation 4).
+    pub(super) fn enter_sack_recovery(&mut self, una: u64, max: u64) {
+        self.ssthresh = self.halved(max - una);
+        self.cwnd = self.ssthresh;
+        self.recover = max;
+        self.in_recovery = true;
+        self.dup_acks = 0;
+        self.avoidance_credit = 0;
+    }
+
+    /// `acked` new bytes were acknowledged, up to `una`, by a sender using SACK recovery. During
+    /// recovery the window stays put (RFC 6675 section 5 only sends what `cwnd - pipe` allows);
+    /// an acknowledgement of the recovery point ends the episode (step A), and growth resumes
+    /// with the next one. Returns whether this one ended a recovery.
+    pub(super) fn on_sack_new_ack(&mut self, acked: u64, una: u64) -> bool {
+        if self.in_recovery {
+            if una >= self.recover {
+                self.in_recovery = false;
+                return true;
+            }
+            return false;
         }
+        self.grow(acked);
+        false
     }
 
     /// A duplicate acknowledgement of `una` arrived while `[una, max)` is outstanding.
@@ -239,5 +283,32 @@ mod tests {
         w.on_timeout(0, 40 * MSS, false);
         w.on_timeout(0, 40 * MSS, true);
         assert_eq!((w.cwnd(), w.ssthresh()), (MSS, 20 * MSS));
+    }
+
+    #[test]
+    fn sack_recovery_halves_once_and_holds_the_window_until_the_recovery_point() {
+        let mut w = Window::new(MSS);
+        assert!(w.may_enter_sack_recovery(0));
+        w.enter_sack_recovery(0, 40 * MSS);
+        assert_eq!((w.cwnd(), w.ssthresh()), (20 * MSS, 20 * MSS));
+        assert!(
+            !w.may_enter_sack_recovery(5 * MSS),
+            "one reduction per episode"
+        );
+        assert!(!w.on_sack_new_ack(5 * MSS, 5 * MSS));
+        assert_eq!(
+            w.cwnd(),
+            20 * MSS,
+            "no growth, no deflation during recovery"
+        );
+        assert!(w.on_sack_new_ack(35 * MSS, 40 * MSS));
+        assert_eq!(w.cwnd(), 20 * MSS);
+        assert!(w.may_enter_sack_recovery(40 * MSS));
+        // Congestion avoidance afterwards: 20 segments acknowledged for one more.
+        w.on_sack_new_ack(20 * MSS, 60 * MSS);
+        assert_eq!(w.cwnd(), 21 * MSS);
+        // A tiny flight still leaves two segments.
+        w.enter_sack_recovery(60 * MSS, 63 * MSS);
+        assert_eq!(w.cwnd(), 2 * MSS);
     }
 }
