@@ -214,6 +214,14 @@ impl PmtuSearch {
         Some(size)
     }
 
+    /// Restarts a converged search whose raise time has come (the connection's timer fired);
+    /// the next probe goes out when data waits to be sent.
+    pub fn raise_if_due(&mut self, now: Instant) {
+        if matches!(self.phase, Phase::Done { raise_at } if now >= raise_at) {
+            self.restart();
+        }
+    }
+
     /// A probe of `size` (from [`PmtuSearch::next_probe`]) went out.
     pub fn on_probe_sent(&mut self, size: usize) {
         if size == self.ceiling {
@@ -420,6 +428,13 @@ mod tests {
         let before = s.current();
         assert_eq!(s.next_probe(t(1000)), None);
         assert_eq!(s.raise_at(), Some(t(0) + RAISE));
+        s.raise_if_due(t(1000));
+        assert!(s.is_converged(), "not yet");
+        s.raise_if_due(t(0) + RAISE);
+        assert!(
+            !s.is_converged() && s.raise_at().is_none(),
+            "searching again"
+        );
         // The path grew meanwhile.
         let next = s.next_probe(t(0) + RAISE).expect("re-probe");
         assert_eq!(next, ETHERNET_V4, "failed sizes are forgotten");

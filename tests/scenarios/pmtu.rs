@@ -183,8 +183,9 @@ fn pmtu_converges_upward_to_ethernet_and_jumbo_paths() {
         let size_ok = size as usize <= limit && size as usize + 4 >= limit;
         let rtts_ok = rtts <= 10.0;
         println!(
-            "target {name}: converged to {size} (path {limit}, ceiling {ceiling}) in {rtts:.1} RTTs (target <= 10, within 4 bytes), timeouts {} (target 0), {}",
+            "target {name}: converged to {size} (path {limit}, ceiling {ceiling}) in {rtts:.1} RTTs (target <= 10, within 4 bytes), timeouts {} (target 0), longest stall {:.0} ms, {}",
             s.timeouts(),
+            trace.longest_stall.as_secs_f64() * 1e3,
             verdict(size_ok && rtts_ok && s.timeouts() == 0)
         );
         assert!(size_ok, "{name}: converged to {size}");
@@ -317,4 +318,92 @@ fn pmtu_second_connection_to_the_same_host_starts_at_the_discovered_size() {
         second.pmtu_probes, 0,
         "no new search within the raise interval"
     );
+}
+
+#[test]
+fn pmtu_an_outage_is_not_taken_for_a_black_hole() {
+    // Everything is lost for 1.5 s mid-transfer, small packets included: the timeouts look like
+    // a black hole's, but the ping goes unanswered, so the size stays and nothing is re-cut.
+    let bytes = 6 * MIB;
+    let outage = Rc::new(Cell::new(None::<Instant>));
+    let hook_outage = outage.clone();
+    let mut pair = Pair::symmetric("pmtu outage 1.5 s", 66, delay_ms(20));
+    pair.sim.add_hook(move |info| match hook_outage.get() {
+        Some(from) if info.now < from + Duration::from_millis(1500) => Verdict::Drop,
+        _ => Verdict::Pass,
+    });
+    let h = pair.start_transfer(bytes, 0);
+    let (a, b) = (pair.a, pair.b);
+    let trace = run_traced(&mut pair.sim, a, b, h, Duration::from_secs(60), |sim| {
+        let received: u64 = sim.node(b).conns.values().map(|c| c.received).sum();
+        if outage.get().is_none() && received >= 2 * MIB {
+            outage.set(Some(sim.now()));
+        }
+    });
+    let s = pair.assert_clean_transfer(bytes, 0);
+    let st = trace.last;
+    let ok = st.pmtu_black_holes == 0 && st.mtu == 1472 && s.timeouts() >= 2;
+    println!(
+        "target pmtu-outage: black holes {} (target 0), size {} (target 1472), timeouts {}, {}",
+        st.pmtu_black_holes,
+        st.mtu,
+        s.timeouts(),
+        verdict(ok)
+    );
+    assert!(
+        s.timeouts() >= 2,
+        "the outage must look like a black hole to the timer"
+    );
+    assert_eq!(st.pmtu_black_holes, 0);
+    assert_eq!(st.mtu, 1472);
+}
+
+#[test]
+fn pmtu_a_converged_search_probes_again_after_the_raise_interval() {
+    // The path carries 1252 bytes for the first 2 s, then 1472 (a route change). With the
+    // raise interval shortened to 3 s, the search converges below 1252 at once and finds 1472
+    // when it looks again, not before.
+    let raise = Duration::from_secs(3);
+    let config = Config {
+        pmtu_raise_interval: raise,
+        ..Config::default()
+    };
+    let widen_at = Instant::from_micros(2_000_000);
+    let link = LinkConfig::new()
+        .bottleneck(1_000_000, 100_000)
+        .delay(ONE_WAY);
+    let mut pair = Pair::new("pmtu raise timer", 67, config, link, delay_ms(20));
+    pair.sim.add_hook(move |info| {
+        if info.now < widen_at && info.data.len() > 1280 - 28 {
+            Verdict::Drop
+        } else {
+            Verdict::Pass
+        }
+    });
+    let h = pair.start_transfer(8 * MIB, 0);
+    let (a, b) = (pair.a, pair.b);
+    let mut grew_at = None;
+    let trace = run_traced(&mut pair.sim, a, b, h, Duration::from_secs(60), |sim| {
+        if let Ok(s) = sim.node(a).endpoint.connection_stats(h) {
+            if grew_at.is_none() && s.mtu > 1280 - 28 {
+                grew_at = Some(sim.now());
+            }
+        }
+    });
+    pair.assert_clean_transfer(8 * MIB, 0);
+    let (converged_at, first) = trace.converged.expect("converged");
+    let grew_at = grew_at.expect("the size grew after the route change");
+    let waited = grew_at.saturating_duration_since(converged_at);
+    let ok = trace.last.mtu == 1472 && waited >= raise && waited <= raise + RTT * 3;
+    println!(
+        "target pmtu-raise: converged to {first}, grew to {} {:.2} s later (raise interval {:.0} s), {}",
+        trace.last.mtu,
+        waited.as_secs_f64(),
+        raise.as_secs_f64(),
+        verdict(ok)
+    );
+    assert!(first as usize <= 1280 - 28);
+    assert_eq!(trace.last.mtu, 1472);
+    assert!(waited >= raise, "re-probed after {waited:?}");
+    assert!(waited <= raise + RTT * 3, "re-probed only after {waited:?}");
 }

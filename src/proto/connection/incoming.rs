@@ -152,6 +152,7 @@ impl Connection {
             }
         }
         self.process_ack(now, packet, events, window_grew);
+        self.on_black_hole_evidence(now, header);
 
         match header.packet_type {
             PacketType::Data | PacketType::Fin => self.process_data(now, packet, events),

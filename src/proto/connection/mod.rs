@@ -113,6 +113,10 @@ pub struct Connection {
     /// The congestion window before the first of the current run of timeouts (restored as the
     /// slow-start threshold when they turn out to be a path-MTU black hole).
     window_before_timeouts: usize,
+    /// Timeouts of full-size packets suggest a path-MTU black hole; the ping's answer decides.
+    black_hole_suspected: bool,
+    /// The black-hole ping goes out with the next poll.
+    black_hole_ping_due: bool,
     /// The loss episode under way: the window was cut for a loss among packets sent before
     /// this sequence number, and further losses among them are part of the same congestion
     /// event (RFC 6675 section 5 "RecoveryPoint"; RFC 5681 section 3.2 cuts once per window).
@@ -232,6 +236,8 @@ impl Connection {
             peer_sends_sack: false,
             consecutive_timeouts: 0,
             window_before_timeouts: 0,
+            black_hole_suspected: false,
+            black_hole_ping_due: false,
             recovery_end: None,
             undescribed: 0,
             early: Vec::new(),
@@ -746,7 +752,7 @@ impl Connection {
         self.send.mark_all_lost();
         self.dup_acks = 0;
         if self.state == State::Connected {
-            self.check_black_hole(now);
+            self.check_black_hole();
         }
         self.timers.set(Timer::Retransmit, now + self.rtt.rto());
     }

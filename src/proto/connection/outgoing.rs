@@ -49,6 +49,9 @@ impl Connection {
             }
         }
         if self.state == State::Connected {
+            if let Some(written) = self.send_black_hole_ping(now, buf) {
+                return Some(written);
+            }
             if let Some(written) = self.retransmit_lost(now, buf) {
                 return Some(written);
             }

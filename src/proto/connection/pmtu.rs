@@ -10,25 +10,32 @@
 //! cut for it (a probe's loss says nothing about congestion, RFC 8899 section 4.4).
 //!
 //! Black hole: [`BLACK_HOLE_TIMEOUTS`] retransmission timeouts in a row with a packet above the
-//! floor at the head of the queue mean the confirmed size no longer gets through (a route
-//! change, a tunnel that drops fragments, an ICMP-blocking path). The packet size falls to the
-//! floor, the data of the outstanding packets is cut into packets of that size under the same
-//! sequence numbers (when [`SendQueue::repacketize`](crate::proto::reliability::send_queue::SendQueue::repacketize)
-//! finds that safe), and the search starts again from the floor.
+//! floor at the head of the queue raise the suspicion that the confirmed size no longer gets
+//! through (a route change, a tunnel that drops fragments, an ICMP-blocking path). A small
+//! packet then asks the peer for an ACK; if the ACK comes while the large packets stay
+//! unacknowledged, small packets pass and large ones vanish (an outage would lose both, and is
+//! left to the retransmission timer). The packet size falls to the floor, the data of the
+//! outstanding packets is cut into packets of that size under the same sequence numbers (when
+//! [`SendQueue::repacketize`] finds that safe), and the search starts again from the floor.
+//!
+//! [`SendQueue::repacketize`]: crate::proto::reliability::send_queue::SendQueue::repacketize
 
 use super::{payload_size, Connection, Timer, Written};
 use crate::proto::config::Config;
 use crate::proto::config::MIN_PACKET_SIZE;
 use crate::proto::mtu::{PmtuSearch, BASE, ETHERNET_V4, ETHERNET_V6, IPV4_FLOOR, IPV6_FLOOR};
-use crate::proto::packet::{encode_padded, PacketType, HEADER_LEN};
+use crate::proto::packet::{
+    encode_padded, encode_prefix, Extensions, Header, PacketType, HEADER_LEN,
+};
 use crate::proto::time::Instant;
 use core::net::SocketAddr;
 use std::collections::VecDeque;
 
-/// Consecutive retransmission timeouts with a packet above the floor outstanding after which
-/// the path is taken to have become a black hole for that size. Two, as Linux's TCP
-/// (`tcp_mtu_probing` acts when a timeout repeats); RFC 8899 section 4.3 leaves the count to the
-/// implementation. One timeout may be an outage or a burst of loss.
+/// Consecutive retransmission timeouts with a packet above the floor outstanding after which a
+/// black hole is suspected and the ping sent. Our own choice: one timeout may be a burst of
+/// loss; Linux's TCP waits for `tcp_retries1` (3) before its black-hole step (`tcp_write_timeout`
+/// calls `tcp_mtu_probing`), but it has no confirmation, where the ping's answer keeps an outage
+/// from passing for a black hole. RFC 8899 section 4.3 leaves the count to the implementation.
 pub const BLACK_HOLE_TIMEOUTS: u32 = 2;
 
 /// The search for a new connection to `remote` under `config`. IPv4-mapped IPv6 addresses (a
@@ -59,7 +66,13 @@ impl Connection {
         if size == self.packet_size {
             return;
         }
-        log::debug!(target: "utp::mtu", "connection to {} (id {}): packet size {} -> {size}", self.remote, self.recv_id, self.packet_size);
+        log::debug!(
+            target: "utp::mtu",
+            "connection to {} (id {}): packet size {} -> {size}",
+            self.remote,
+            self.recv_id,
+            self.packet_size
+        );
         self.packet_size = size;
         self.cc.set_mss(size);
         self.send.set_payload_capacity(payload_size(size));
@@ -75,14 +88,10 @@ impl Connection {
         self.arm_pmtu_timer(now);
     }
 
-    /// The search's bounds when it learned something since the last call (for the endpoint's
-    /// per-destination cache): once converged, or after a fall.
+    /// The search's bounds when it learned something since the last call (a size confirmed or
+    /// failed, convergence, a fall), for the endpoint's per-destination cache.
     pub(crate) fn take_pmtu_learned(&mut self) -> Option<(usize, usize)> {
-        if !core::mem::take(&mut self.pmtu_learned) {
-            return None;
-        }
-        (self.pmtu.is_converged() || self.pmtu.probe_in_flight().is_none())
-            .then(|| self.pmtu.bounds())
+        core::mem::take(&mut self.pmtu_learned).then(|| self.pmtu.bounds())
     }
 
     /// Sends the next path-MTU probe if the search wants one and it may go now.
@@ -116,7 +125,12 @@ impl Connection {
         self.note_sent(now, 0, false);
         self.arm_retransmit(now);
         self.arm_pmtu_timer(now);
-        log::trace!(target: "utp::mtu", "connection to {}: probe of {size} bytes (seq {})", self.remote, seq.0);
+        log::trace!(
+            target: "utp::mtu",
+            "connection to {}: probe of {size} bytes (seq {})",
+            self.remote,
+            seq.0
+        );
         Some(Written {
             len,
             dont_fragment: true,
@@ -137,9 +151,7 @@ impl Connection {
         if let Some(size) = self.pmtu.on_probe_acked(now) {
             self.set_packet_size(size);
         }
-        if self.pmtu.is_converged() {
-            self.pmtu_learned = true;
-        }
+        self.pmtu_learned = true;
         self.arm_pmtu_timer(now);
     }
 
@@ -162,9 +174,7 @@ impl Connection {
         }
         self.stats.pmtu_probes_lost += 1;
         self.pmtu.on_probe_lost(now);
-        if self.pmtu.is_converged() {
-            self.pmtu_learned = true;
-        }
+        self.pmtu_learned = true;
         self.arm_pmtu_timer(now);
     }
 
@@ -176,6 +186,7 @@ impl Connection {
             self.fail_probe(now);
             return;
         }
+        self.pmtu.raise_if_due(now);
         self.arm_pmtu_timer(now);
     }
 
@@ -188,8 +199,8 @@ impl Connection {
             let sent = self.send.get(seq).map_or(now, |p| p.last_sent);
             self.timers
                 .set(Timer::Pmtu, sent + srtt * 2 + self.config.delayed_ack);
-        } else if let Some(at) = self.pmtu.raise_at() {
-            self.timers.set(Timer::Pmtu, at.max(now));
+        } else if let Some(at) = self.pmtu.raise_at().filter(|&at| at > now) {
+            self.timers.set(Timer::Pmtu, at);
         } else {
             self.timers.stop(Timer::Pmtu);
         }
@@ -211,7 +222,12 @@ impl Connection {
             self.fail_probe(now);
         }
         if let Some(size) = self.pmtu.on_packet_too_big(now, max, MIN_PACKET_SIZE) {
-            log::info!(target: "utp::mtu", "connection to {}: packet size {} -> {size} (ICMP)", self.remote, self.packet_size);
+            log::info!(
+                target: "utp::mtu",
+                "connection to {}: packet size {} -> {size} (ICMP)",
+                self.remote,
+                self.packet_size
+            );
             self.set_packet_size(size);
         }
         self.pmtu_learned = true;
@@ -219,19 +235,68 @@ impl Connection {
     }
 
     /// After a retransmission timeout: the black-hole check (see the module documentation).
-    pub(super) fn check_black_hole(&mut self, now: Instant) {
+    /// Repeated timeouts alone may be an outage, so they only raise the suspicion; a small
+    /// packet then asks the peer for an ACK ([`Connection::send_black_hole_ping`]), and only its
+    /// answer, while the large packets still go unacknowledged, confirms the black hole.
+    pub(super) fn check_black_hole(&mut self) {
         if self.consecutive_timeouts < BLACK_HOLE_TIMEOUTS {
             return;
         }
         let floor = self.pmtu.floor();
-        if self.send.front().is_none_or(|p| p.size() <= floor) {
+        if self.packet_size <= floor || self.send.front().is_none_or(|p| p.size() <= floor) {
             return;
         }
+        self.black_hole_suspected = true;
+        self.black_hole_ping_due = true;
+    }
+
+    /// Sends the black-hole check's ping: an empty data packet carrying the sequence number the
+    /// peer acknowledged last. The peer takes it for a duplicate and answers with an ACK (we
+    /// do; libutp's `utp_process_incoming` schedules an ACK for a packet just behind its
+    /// `ack_nr`). It consumes no sequence number and is never resent.
+    pub(super) fn send_black_hole_ping(&mut self, now: Instant, buf: &mut [u8]) -> Option<Written> {
+        if !core::mem::take(&mut self.black_hole_ping_due) {
+            return None;
+        }
+        let header = self.header(now, PacketType::Data, self.send.base().prev());
+        let len = encode_prefix(&header, &Extensions::default(), buf).ok()?;
+        self.note_sent(now, 0, false);
+        Some(Written {
+            len,
+            dont_fragment: false,
+        })
+    }
+
+    /// A packet from the peer while a black hole is suspected: progress clears the suspicion;
+    /// an ACK of nothing new (the answer to the ping) confirms it.
+    pub(super) fn on_black_hole_evidence(&mut self, now: Instant, header: &Header) {
+        if !self.black_hole_suspected {
+            return;
+        }
+        if self.consecutive_timeouts == 0 {
+            self.black_hole_suspected = false;
+            return;
+        }
+        if header.packet_type == PacketType::State && header.ack_nr == self.send.base().prev() {
+            self.black_hole_suspected = false;
+            self.fall_back_from_black_hole(now);
+        }
+    }
+
+    /// Small packets pass and large ones vanish: falls back to the floor and re-cuts the
+    /// outstanding data.
+    fn fall_back_from_black_hole(&mut self, now: Instant) {
         let Some(size) = self.pmtu.on_black_hole() else {
             return;
         };
         self.stats.pmtu_black_holes += 1;
-        log::info!(target: "utp::mtu", "connection to {} (id {}): full-size packets vanish; packet size {} -> {size}", self.remote, self.recv_id, self.packet_size);
+        log::info!(
+            target: "utp::mtu",
+            "connection to {} (id {}): full-size packets vanish; packet size {} -> {size}",
+            self.remote,
+            self.recv_id,
+            self.packet_size
+        );
         self.probe_seq = None;
         self.set_packet_size(size);
         if let Some(bytes) = self.send.repacketize(size) {
@@ -245,6 +310,7 @@ impl Connection {
             // The packets vanished for their size, not for congestion.
             self.cc
                 .resume_after_non_congestion_timeouts(self.window_before_timeouts);
+            self.timers.set(Timer::Retransmit, now + self.rtt.rto());
         }
         self.arm_pmtu_timer(now);
     }

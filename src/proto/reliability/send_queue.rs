@@ -723,6 +723,51 @@ mod tests {
     }
 
     #[test]
+    fn repacketize_takes_back_only_what_the_peer_cannot_hold() {
+        let mut q = SendQueue::new(SeqNr(10), 100);
+        for i in 0..3u8 {
+            q.push(t(u64::from(i)), Kind::Data, vec![i; 100]);
+        }
+        assert_eq!(
+            q.repacketize(120),
+            None,
+            "120-byte packets may have arrived"
+        );
+        let bytes = q.repacketize(119).expect("all larger than what passes");
+        assert_eq!(bytes, [[0u8; 100], [1; 100], [2; 100]].concat());
+        assert!(q.is_empty());
+        assert_eq!(
+            (q.next_seq(), q.in_flight(), q.buffered_payload()),
+            (SeqNr(10), 0, 0)
+        );
+        // A selectively acknowledged packet, a probe or a FIN pins the sequence numbers.
+        let mut sacked = queue_with(3);
+        sacked.ack_selective(t(5), SeqNr(9), 1, |_| true); // seq 11
+        assert_eq!(sacked.repacketize(50), None);
+        let mut probed = queue_with(2);
+        probed.push_probe(t(3));
+        assert_eq!(probed.probe_count(), 1);
+        assert_eq!(probed.repacketize(50), None);
+        let mut fin = queue_with(2);
+        fin.push(t(3), Kind::Fin, Vec::new());
+        assert_eq!(fin.repacketize(50), None);
+        assert_eq!(fin.len(), 3, "a refusal changes nothing");
+    }
+
+    #[test]
+    fn mark_lost_takes_a_packet_out_of_flight_once() {
+        let mut q = queue_with(3);
+        assert!(q.mark_lost(SeqNr(11)));
+        assert!(!q.mark_lost(SeqNr(11)));
+        assert!(!q.mark_lost(SeqNr(40)), "never sent");
+        assert_eq!(q.in_flight(), 240);
+        assert_eq!(q.first_lost(), Some(SeqNr(11)));
+        let probe = q.push_probe(t(4));
+        q.ack_cumulative(t(5), probe);
+        assert_eq!(q.probe_count(), 0, "acknowledged probes are forgotten");
+    }
+
+    #[test]
     fn wraps_around_the_sequence_space() {
         let mut q = SendQueue::new(SeqNr(0xFFFE), 10);
         for _ in 0..4 {
