@@ -1,47 +1,34 @@
+#![cfg(target_os = "linux")]
 //! A send the kernel has no room for is held and sent later, never lost (issue 5: "a local
 //! send failure (EAGAIN/ENOBUFS from the socket) retried, never counted as network loss").
 #![allow(clippy::disallowed_methods)] // Deadlines of a real-socket test are wall-clock time.
+
+mod common;
 
 use std::net::SocketAddr;
 use std::process::Command;
 use std::time::{Duration, Instant};
 use utp::runtime::udp::{UdpOptions, UdpSocket};
 
-/// Runs `body` on a thread moved into a new network namespace whose loopback is up and shaped
-/// by a `tbf` qdisc at 20 Mbit/s with a short queue, so that a burst finds the socket's send
-/// buffer full (`EAGAIN`) or the qdisc full (`ENOBUFS`, reported because the runtime's sockets
-/// set `IP_RECVERR`). Skips, saying so, without the privileges or `tc`.
+/// Runs `body` in a private network namespace whose loopback is shaped by a `tbf` qdisc at
+/// 20 Mbit/s with a short queue, so that a burst finds the socket's send buffer full
+/// (`EAGAIN`) or the qdisc full (`ENOBUFS`, reported because the runtime's sockets set
+/// `IP_RECVERR`). Skips, saying so, without the privileges or `tc`.
 fn in_shaped_netns(body: impl FnOnce() + Send + 'static) {
-    let ran = std::thread::spawn(move || {
-        // SAFETY: unshare(CLONE_NEWNET) moves only the calling thread into a new network
-        // namespace; this thread makes every socket the body uses, and child processes it
-        // starts inherit the namespace.
-        if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
-            eprintln!(
-                "skipped: no private network namespace ({})",
-                std::io::Error::last_os_error()
-            );
-            return;
-        }
-        let run = |args: &[&str]| {
-            Command::new(args[0])
-                .args(&args[1..])
-                .status()
-                .map(|s| s.success())
-                .unwrap_or(false)
-        };
-        assert!(run(&["ip", "link", "set", "lo", "up"]), "ip link set lo up");
-        if !run(&[
-            "tc", "qdisc", "add", "dev", "lo", "root", "tbf", "rate", "20mbit", "burst", "16kb",
-            "limit", "32kb",
-        ]) {
+    common::netns::in_private_netns(65_536, || {
+        let shaped = Command::new("tc")
+            .args([
+                "qdisc", "add", "dev", "lo", "root", "tbf", "rate", "20mbit", "burst", "16kb",
+                "limit", "32kb",
+            ])
+            .status()
+            .is_ok_and(|s| s.success());
+        if !shaped {
             eprintln!("skipped: tc could not shape lo");
             return;
         }
         body();
-    })
-    .join();
-    ran.unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    });
 }
 
 #[test]

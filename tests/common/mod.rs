@@ -1,4 +1,8 @@
-//! Helpers shared by the loopback stream tests (`tests/stream.rs`, `tests/async_stream.rs`).
+//! Helpers shared by the real-socket tests. Each test binary uses some of them.
+#![allow(dead_code)]
+
+#[cfg(target_os = "linux")]
+pub mod netns;
 
 use std::net::SocketAddr;
 

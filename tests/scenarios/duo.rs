@@ -4,6 +4,7 @@
 //! queue for the queueing delay; and per-100 ms sampling of what each flow delivered.
 
 use crate::harness::{addr_a, addr_b, SEED_A, SEED_B};
+use crate::queue_probe::QueueProbe;
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
@@ -11,7 +12,7 @@ use utp::proto::{Config, ConnectionStats, Endpoint, Instant};
 use utp::sim::app::{EndpointNode, Plan};
 use utp::sim::host::Host;
 use utp::sim::newreno::{RenoNode, RenoReceiver, RenoSender};
-use utp::sim::{seed_from_env, LinkConfig, Sim, Verdict};
+use utp::sim::{seed_from_env, LinkConfig, Sim};
 
 /// 100 Mbit/s in bytes per second.
 pub const RATE_100M: u64 = 12_500_000;
@@ -165,53 +166,5 @@ impl Duo {
         let (u0, r0) = (self.utp_received(), self.reno_delivered());
         self.sim.run_for(duration);
         (self.utp_received() - u0, self.reno_delivered() - r0)
-    }
-}
-
-/// A copy of the A→B bottleneck's FIFO fed from a hook: the queueing delay each datagram from A
-/// meets, with its send time.
-#[derive(Default)]
-pub struct QueueProbe {
-    busy_until_us: f64,
-    /// (send time, queueing delay in ms) of every datagram the queue accepted.
-    pub samples: Vec<(Instant, f64)>,
-    /// Datagrams the mirrored queue would tail-drop.
-    pub drops: u64,
-}
-
-impl QueueProbe {
-    fn install(sim: &mut Sim<Host>, rate: u64, queue: u64) -> Rc<RefCell<QueueProbe>> {
-        let probe = Rc::new(RefCell::new(QueueProbe::default()));
-        let p = probe.clone();
-        let from = addr_a();
-        sim.add_hook(move |info| {
-            if info.from != from {
-                return Verdict::Pass;
-            }
-            let mut p = p.borrow_mut();
-            let t = info.now.as_micros() as f64;
-            p.busy_until_us = p.busy_until_us.max(t);
-            let wait_us = p.busy_until_us - t;
-            if wait_us * rate as f64 / 1e6 + info.data.len() as f64 > queue as f64 {
-                p.drops += 1;
-            } else {
-                p.busy_until_us += info.data.len() as f64 * 1e6 / rate as f64;
-                p.samples.push((info.now, wait_us / 1e3));
-            }
-            Verdict::Pass
-        });
-        probe
-    }
-
-    /// Mean queueing delay (ms) of the datagrams sent in `[from, to)`; 0 when none was.
-    pub fn mean_between(&self, from: Instant, to: Instant) -> f64 {
-        let start = self.samples.partition_point(|(t, _)| *t < from);
-        let end = self.samples.partition_point(|(t, _)| *t < to);
-        let window = &self.samples[start..end];
-        if window.is_empty() {
-            0.0
-        } else {
-            window.iter().map(|(_, d)| d).sum::<f64>() / window.len() as f64
-        }
     }
 }

@@ -7,6 +7,7 @@
 
 mod duo;
 mod harness;
+mod queue_probe;
 
 mod acks;
 mod autosize;

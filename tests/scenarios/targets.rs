@@ -5,6 +5,7 @@
 //! Each test prints `target <name>: measured X, target Y, PASS|MISS` and asserts the target.
 
 use crate::harness::*;
+use crate::queue_probe::QueueProbe;
 use std::cell::RefCell;
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -12,7 +13,7 @@ use std::time::Duration;
 use utp::proto::endpoint::Transmit;
 use utp::proto::{Config, Endpoint, Instant};
 use utp::sim::app::{EndpointNode, Plan};
-use utp::sim::{LinkConfig, Node, Sim, Verdict};
+use utp::sim::{LinkConfig, Node, Sim};
 
 /// 100 Mbit/s in bytes per second.
 const RATE_100M: u64 = 12_500_000;
@@ -35,45 +36,6 @@ fn verdict(ok: bool) -> &'static str {
 fn bottleneck_link(rate: u64, queue_time: Duration, one_way: Duration) -> LinkConfig {
     let queue = (rate as f64 * queue_time.as_secs_f64()) as u64;
     LinkConfig::new().bottleneck(rate, queue).delay(one_way)
-}
-
-/// A copy of the bottleneck's FIFO fed from a hook: records the queueing delay each data
-/// datagram from A meets, with its send time.
-#[derive(Default)]
-struct QueueProbe {
-    busy_until_us: f64,
-    samples: Vec<(Instant, f64)>,
-    drops: u64,
-}
-
-fn install_queue_probe(
-    sim: &mut Sim<EndpointNode>,
-    rate: u64,
-    queue: u64,
-) -> Rc<RefCell<QueueProbe>> {
-    let probe = Rc::new(RefCell::new(QueueProbe::default()));
-    let p = probe.clone();
-    let from = addr_a();
-    sim.add_hook(move |info| {
-        if info.from != from {
-            return Verdict::Pass;
-        }
-        let mut p = p.borrow_mut();
-        let t = info.now.as_micros() as f64;
-        if t >= p.busy_until_us {
-            p.busy_until_us = t;
-        }
-        let wait_us = p.busy_until_us - t;
-        let backlog = wait_us * rate as f64 / 1e6;
-        if backlog + info.data.len() as f64 > queue as f64 {
-            p.drops += 1;
-        } else {
-            p.busy_until_us += info.data.len() as f64 * 1e6 / rate as f64;
-            p.samples.push((info.now, wait_us / 1e3));
-        }
-        Verdict::Pass
-    });
-    probe
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -110,7 +72,7 @@ fn long_run(
     );
     pair.sim.node_mut(pair.a).keep_log = false;
     pair.sim.node_mut(pair.b).keep_log = false;
-    let probe = install_queue_probe(&mut pair.sim, rate, queue);
+    let probe = QueueProbe::install(&mut pair.sim, rate, queue);
     pair.start_transfer(ENDLESS, 0);
     let half = total / 2;
     let step = Duration::from_millis(500);
