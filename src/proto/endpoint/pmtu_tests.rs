@@ -30,8 +30,13 @@ fn drain(e: &mut Endpoint, now: Instant) -> Vec<(Vec<u8>, bool)> {
 
 /// Two endpoints with default settings (discovery on), connected at time 0.
 fn pair() -> (Endpoint, Endpoint, ConnectionHandle) {
-    let mut ea = Endpoint::new(Config::default(), 1).expect("endpoint");
-    let mut eb = Endpoint::new(Config::default(), 2).expect("endpoint");
+    pair_with(Config::default())
+}
+
+/// Two endpoints with `config`, connected at time 0.
+fn pair_with(config: Config) -> (Endpoint, Endpoint, ConnectionHandle) {
+    let mut ea = Endpoint::new(config.clone(), 1).expect("endpoint");
+    let mut eb = Endpoint::new(config, 2).expect("endpoint");
     let ha = ea.connect(ms(0), b()).expect("connect");
     for (syn, _) in drain(&mut ea, ms(0)) {
         if let DatagramEvent::Incoming(i) = eb.handle_datagram(ms(0), a(), &syn) {
@@ -161,17 +166,7 @@ fn without_discovery_packets_are_the_maximum_size_and_nothing_is_df() {
         max_packet_size_v4: 1402,
         ..Config::default()
     };
-    let mut ea = Endpoint::new(config.clone(), 1).expect("endpoint");
-    let mut eb = Endpoint::new(config, 2).expect("endpoint");
-    let ha = ea.connect(ms(0), b()).expect("connect");
-    for (syn, _) in drain(&mut ea, ms(0)) {
-        if let DatagramEvent::Incoming(i) = eb.handle_datagram(ms(0), a(), &syn) {
-            eb.accept(ms(0), i).expect("accept");
-        }
-    }
-    for (d, _) in drain(&mut eb, ms(10)) {
-        ea.handle_datagram(ms(10), b(), &d);
-    }
+    let (mut ea, _eb, ha) = pair_with(config);
     ea.write(ha, &[7; 64 * 1024]).expect("write");
     let sent = drain(&mut ea, ms(10));
     assert!(sent.iter().all(|(_, df)| !df));

@@ -235,16 +235,7 @@ impl RenoSender {
             return;
         }
         if next > self.una {
-            let acked = next - self.una;
-            self.una = next;
-            self.nxt = self.nxt.max(next);
-            self.backoffs = 0;
-            if let Some((end, sent)) = self.timing {
-                if next >= end {
-                    self.rto.sample(now - sent);
-                    self.timing = None;
-                }
-            }
+            let acked = self.advance_una(now, next);
             let reaction = self.window.on_new_ack(acked, self.una, self.max);
             if reaction.partial {
                 self.stats.partial_acks += 1;
@@ -264,6 +255,22 @@ impl RenoSender {
         }
     }
 
+    /// A cumulative ACK moved the first unacknowledged byte to `next`: clears the backoff and
+    /// takes the RTT sample of the timed segment if it is covered. Returns the bytes acked.
+    fn advance_una(&mut self, now: Instant, next: u64) -> u64 {
+        let acked = next - self.una;
+        self.una = next;
+        self.nxt = self.nxt.max(next);
+        self.backoffs = 0;
+        if let Some((end, sent)) = self.timing {
+            if next >= end {
+                self.rto.sample(now - sent);
+                self.timing = None;
+            }
+        }
+        acked
+    }
+
     /// Index of the segment starting at `offset` (or, at the end of a limited flow, one past the
     /// last).
     fn index(&self, offset: u64) -> u64 {
@@ -280,16 +287,7 @@ impl RenoSender {
     ) -> Box<SackState> {
         let advanced = next > self.una;
         if advanced {
-            let acked = next - self.una;
-            self.una = next;
-            self.nxt = self.nxt.max(next);
-            self.backoffs = 0;
-            if let Some((end, sent)) = self.timing {
-                if next >= end {
-                    self.rto.sample(now - sent);
-                    self.timing = None;
-                }
-            }
+            let acked = self.advance_una(now, next);
             state.board.advance(self.index(next));
             state.dup_acks = 0;
             let recovering = self.window.in_recovery();
