@@ -1,18 +1,26 @@
-//! The LEDBAT congestion window, RFC 6817 section 2.4.2, with libutp's gain, slow start and
-//! loss reaction.
+//! The LEDBAT congestion window: RFC 6817 section 2.4.2's delay-based controller with libutp's
+//! delay measurement, slow start and loss reaction, and our own response above the target.
 //!
-//! Per ACK the window moves by `max_increase_per_rtt * off_target * window_factor`, where
-//! `off_target = (target - delay) / target` and `window_factor = min(acked, cwnd) /
-//! max(acked, cwnd)`; over one window of ACKs that adds up to at most `max_increase_per_rtt`
-//! (RFC 6817's `GAIN * off_target * bytes_acked * MSS / cwnd` with `GAIN * MSS` replaced by
-//! libutp's per-RTT byte cap). The delay is our direction's filtered queuing delay, capped by
-//! the RTT of the packets just acknowledged and raised by the clock-drift penalty.
+//! Each ACK applies its share (`window_factor = min(acked, cwnd) / max(acked, cwnd)`) of a
+//! per-round-trip change:
+//! * at or below the target: `max(fairness_gain, max_increase_per_rtt * off_target)`, where
+//!   `off_target = (target - delay) / target` (RFC 6817's `GAIN * off_target * MSS` per round
+//!   with libutp's byte cap) and the fairness gain is the square root of the window in packets
+//!   ([`MAX_FAIRNESS_SHARE`]);
+//! * above it: `fairness_gain - RESPONSE_PER_RTT * cwnd * (delay - target) / rtt`, half the
+//!   excess queue the window holds ([`RESPONSE_PER_RTT`]).
+//!
+//! The delay is our direction's filtered queuing delay, capped by the RTT of the packets just
+//! acknowledged and raised by the clock-drift penalty. Slow start tapers as the delay nears its
+//! exit point ([`SLOW_START_MIN_PACE`]). LEDBAT++ (draft-irtf-iccrg-ledbat-plus-plus) is
+//! available behind [`LedbatConfig::plus_plus`].
 //!
 //! Bounds and deviations, all documented on the items below:
 //! * the window stays within `[min_window, max_window]`;
 //! * a delay-driven decrease takes at most half the window per round (one window of ACKed
 //!   bytes), and a loss reaction counts against that round;
-//! * growth is withheld while the sender is not using the window (RFC 7661 spirit).
+//! * growth is withheld while the sender is not using the window, and a window unused for
+//!   [`NON_VALIDATED_PERIOD`] is halved (RFC 7661).
 
 use core::time::Duration;
 
