@@ -157,7 +157,7 @@ class ContextState:
             if handler is None:
                 self.handlers.pop(slot, None)
                 if slot != Callback.UTP_ON_STATE_CHANGE:  # kept: it tracks socket lifetimes
-                    lib.utp_set_callback(ptr, slot, None)
+                    lib.utp_set_callback(ptr, slot, utp_callback_t())  # NULL
                 return
             self.handlers[slot] = handler
             lib.utp_set_callback(ptr, slot, self.trampoline(slot))

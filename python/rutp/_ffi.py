@@ -15,7 +15,9 @@ constant under its C name (``UTP_ON_READ``, ``UTP_SNDBUF``, ``UTP_IOV_MAX``...).
 
 Pointer parameters: handles take ``utp_context_p``/``utp_socket_p`` (or None for NULL); byte
 buffers are ``c_void_p`` (pass ``bytes``, a ctypes array or an address); addresses take a
-:class:`sockaddr` (as given by ``sockaddr_from``).
+:class:`sockaddr` (as given by ``sockaddr_from``). A NULL function pointer is the function
+type called without arguments (``utp_callback_t()``, ``utp_managed_udp_handler()``): ctypes
+does not take None for a ``CFUNCTYPE`` parameter.
 """
 
 from __future__ import annotations

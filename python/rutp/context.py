@@ -126,16 +126,23 @@ class Context:
             lib.utp_issue_deferred_acks(ptr)
 
     def connect(self, addr: Address) -> CSocket:
-        """``utp_create_socket`` + ``utp_connect``; the SYN goes out (``sendto``) during the call."""
+        """``utp_create_socket`` + ``utp_connect``; the SYN goes out (``sendto``) during the call.
+
+        Completion comes as ``on_connect`` (or ``UTP_STATE_CONNECT``). When a callback raises
+        during this call, the new socket is closed and the exception raised.
+        """
         c_addr, c_len = self._state.sockaddr(addr)
         state = self._state
         with state.call() as ptr:
+            errors_before = len(state.errors)
             sock = state.socket_for(lib.utp_create_socket(ptr))
             assert sock is not None  # NULL only for a NULL context
             if lib.utp_connect(sock._ptr, c_addr, c_len) != 0:
                 sock._connected = False
                 sock.close()
                 raise ValueError(f"utp_connect refused the address {addr!r}")
+            if len(state.errors) > errors_before:
+                sock.close()
         return sock
 
     def set_option(self, option: Option, value: int) -> None:
