@@ -132,7 +132,9 @@ def sockaddr_to(ptr: Any, length: int) -> Tuple[str, int]:
     """
     if isinstance(length, bool) or not isinstance(length, int) or length < 0:
         raise TypeError(f"length must be a non-negative int, not {length!r}")
-    raw = _raw_bytes(ptr, min(length, _SOCKADDR_STORAGE_SIZE))
+    if length > _SOCKADDR_STORAGE_SIZE:
+        raise ValueError(f"address length {length} exceeds a sockaddr_storage")
+    raw = _raw_bytes(ptr, length)
     if len(raw) < 2:
         raise ValueError(f"address of {len(raw)} bytes has no family")
     family = int.from_bytes(raw[:2], sys.byteorder)
