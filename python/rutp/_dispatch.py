@@ -78,6 +78,9 @@ def to_c_result(value: object) -> int:
 class ContextState:
     """Everything about one C context that outlives nothing but the C context itself."""
 
+    __slots__ = ("ptr", "handlers", "trampolines", "errors", "sockets", "deliver", "depth",
+                 "lock", "addresses", "peer_names", "__weakref__")
+
     def __init__(self, ptr: _ffi.utp_context_p) -> None:
         self.ptr: Optional[_ffi.utp_context_p] = ptr
         self.handlers: Dict[int, RawHandler] = {}

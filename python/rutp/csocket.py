@@ -2,7 +2,8 @@
 
 A :class:`CSocket` is valid until its ``UTP_STATE_DESTROYING`` callback (or the destruction of
 its context); afterwards every method raises ``OSError(EBADF)`` instead of touching the freed
-handle. There is one object per C socket, so sockets can be dictionary keys.
+handle. There is one object per C socket, so sockets can be dictionary keys. A socket refers to
+its context weakly: keep the :class:`~rutp.Context` alive for as long as its connections run.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import ctypes
 import errno
 import socket
+import weakref
 from typing import TYPE_CHECKING, Any, Iterable, Optional, Tuple
 
 from rutp import _ffi
@@ -24,7 +26,7 @@ if TYPE_CHECKING:
 class CSocket:
     """One uTP connection of a :class:`~rutp.Context`; made by ``connect`` or ``on_accept``."""
 
-    __slots__ = ("_state", "_ptr", "_connected", "_closed", "data", "__weakref__")
+    __slots__ = ("_state_ref", "_ptr", "_connected", "_closed", "data", "__weakref__")
 
     def __init__(self) -> None:
         raise TypeError("CSocket objects come from Context.connect() or the on_accept callback")
@@ -32,7 +34,7 @@ class CSocket:
     @classmethod
     def _wrap(cls, state: "ContextState", ptr: utp_socket_p, connected: bool = True) -> "CSocket":
         sock = object.__new__(cls)
-        sock._state = state
+        sock._state_ref = weakref.ref(state)
         sock._ptr = ptr
         sock._connected = connected
         sock._closed = False
@@ -41,6 +43,13 @@ class CSocket:
 
     def _mark_destroyed(self) -> None:
         self._ptr = None
+
+    @property
+    def _state(self) -> "ContextState":
+        state = self._state_ref()
+        if state is None:
+            raise OSError(errno.EBADF, "the uTP socket's context was garbage-collected")
+        return state
 
     def _live(self) -> utp_socket_p:
         if self._ptr is None:
