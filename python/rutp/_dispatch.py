@@ -173,7 +173,7 @@ class ContextState:
             self.trampolines[slot] = existing
         return existing
 
-    def _make_trampoline(self, slot: int) -> Callable[[object], int]:
+    def _make_trampoline(self, slot: int) -> Callable[..., int]:
         is_state_change = slot == Callback.UTP_ON_STATE_CHANGE
 
         def trampoline(args_p: "ctypes._Pointer[utp_callback_arguments]") -> int:

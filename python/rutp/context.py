@@ -23,7 +23,7 @@ from __future__ import annotations
 import atexit
 import ctypes
 import weakref
-from typing import Any, Callable, Optional, Tuple
+from typing import Any, Callable, Optional
 
 from rutp import _ffi
 from rutp._buffers import c_buffer
@@ -172,12 +172,12 @@ class Context:
 
         ``args`` is valid only during the call. The named methods below wrap this one.
         """
-        slot = _int(slot, "callback slot")
-        if not 0 <= slot < len(Callback):
-            raise ValueError(f"callback slot must be 0..{len(Callback) - 1}, not {slot}")
+        index = _int(slot, "callback slot")
+        if not 0 <= index < len(Callback):
+            raise ValueError(f"callback slot must be 0..{len(Callback) - 1}, not {index}")
         if fn is not None and not callable(fn):
             raise TypeError(f"a callback must be callable or None, not {type(fn).__name__}")
-        self._state.install(slot, fn)
+        self._state.install(index, fn)
 
     def _set(self, slot: Callback, fn: Optional[Callable[..., Any]],
              adapt: Callable[[Callable[..., Any]], RawHandler]) -> None:
@@ -219,7 +219,9 @@ class Context:
         self._set(Callback.UTP_ON_STATE_CHANGE, fn,
                   lambda f: lambda a: _none(f(st.socket_for(a.socket), State(a.state))))
 
-    def on_overhead_statistics(self, fn: Optional[Callable[[Optional[CSocket], bool, int, int], None]]) -> None:
+    def on_overhead_statistics(
+        self, fn: Optional[Callable[[Optional[CSocket], bool, int, int], None]]
+    ) -> None:
         """``fn(sock, sent, length, kind)``: overhead bytes of one datagram sent or received."""
         st = self._state
         self._set(Callback.UTP_ON_OVERHEAD_STATISTICS, fn,
