@@ -13,8 +13,9 @@ returned (further exceptions from the same call go to ``sys.unraisablehook``).
 
 **Lifetime.** :meth:`Context.close` (or leaving a ``with`` block) calls ``utp_destroy``, which
 fires ``UTP_STATE_DESTROYING`` for each live socket. A context that is garbage-collected without
-being closed is destroyed by ``__del__`` without calling any Python callback; contexts still
-open at interpreter exit are destroyed by an ``atexit`` hook. The ctypes callback objects stay
+being closed is destroyed by ``__del__`` without calling any Python callback (after the call in
+progress on one of its sockets, if any); contexts still open at interpreter exit are destroyed by
+an ``atexit`` hook. The ctypes callback objects stay
 alive until ``utp_destroy`` has returned. Methods of a context are serialised by a lock.
 """
 
@@ -83,10 +84,8 @@ class Context:
 
     def __del__(self) -> None:
         state = getattr(self, "_state", None)
-        if state is not None and state.ptr is not None:
-            state.deliver = False  # no application code during garbage collection
-            state.destroy()
-            state.errors.clear()
+        if state is not None:
+            state.destroy_when_idle()  # no application code during garbage collection
 
     def __repr__(self) -> str:
         return f"<rutp.Context {'closed' if self.closed else 'open'}>"
@@ -285,5 +284,4 @@ def _none(result: object) -> None:
 @atexit.register
 def _destroy_open_contexts() -> None:
     for ctx in list(_open_contexts):
-        ctx._state.deliver = False
-        ctx._state.destroy()
+        ctx._state.destroy_when_idle()
