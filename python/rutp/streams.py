@@ -24,7 +24,7 @@ import time
 import weakref
 from typing import Any, Optional, Tuple
 
-from . import _buffers, _calls, _errors, _ffi
+from . import _calls, _errors, _ffi, _streambuf
 from ._lifetime import ContextHandle, StreamHandle
 from ._streamio import makefile as _makefile
 from .stats import StreamStats
@@ -94,7 +94,7 @@ class Stream:
         """
         if flags != 0:
             raise ValueError("flags are not supported")
-        address, length, keep = _buffers.readable(data)
+        address, length, keep = _streambuf.readable(data)
         if self._handle.closed:
             raise _errors.closed()
         if length == 0:
@@ -108,7 +108,7 @@ class Stream:
         """Queues every byte of ``data``; the timeout applies to the whole call."""
         if flags != 0:
             raise ValueError("flags are not supported")
-        address, length, keep = _buffers.readable(data)
+        address, length, keep = _streambuf.readable(data)
         if self._handle.closed:
             raise _errors.closed()
         deadline = None if not self._timeout else time.monotonic() + self._timeout
@@ -128,7 +128,7 @@ class Stream:
         """Reads up to ``nbytes`` (0: the buffer's size) into ``buffer``; 0 at end of stream."""
         if flags != 0:
             raise ValueError("flags are not supported")
-        address, length, keep = _buffers.writable(buffer, nbytes)
+        address, length, keep = _streambuf.writable(buffer, nbytes)
         if self._handle.closed:
             raise _errors.closed()
         if length == 0:

@@ -1,7 +1,5 @@
-"""pytest setup for the Python suite: fatal errors (a crash in the library) dump every
-thread's Python traceback instead of dying silently."""
+"""Shared setup: faulthandler on (a crash in C prints every thread's Python stack)."""
 
 import faulthandler
-import sys
 
-faulthandler.enable(file=sys.stderr, all_threads=True)
+faulthandler.enable()
