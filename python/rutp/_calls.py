@@ -82,14 +82,14 @@ def validate_address(address: Any) -> Tuple[str, int]:
 def address_arg(function: Any, index: int, address: Any) -> Tuple[Any, int]:
     """A ``struct sockaddr *`` argument and its length for ``(host, port)``.
 
-    ``ValueError`` when the host is not a numeric IPv4 or IPv6 address (no name lookup: resolve
-    names with ``socket.getaddrinfo`` first).
+    The host is an IPv4 or IPv6 literal or a name (``rutp._ffi.sockaddr_from`` resolves it);
+    ``ValueError`` when it cannot be used.
     """
     host, port = validate_address(address)
     try:
         sa, length = _ffi.sockaddr_from(host, port)
     except (OSError, TypeError, ValueError) as e:
-        raise ValueError(f"not a numeric IPv4 or IPv6 address: {host!r} ({e})") from None
+        raise ValueError(f"cannot use address {host!r}: {e}") from None
     return sa, length
 
 

@@ -33,7 +33,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
     p.add_argument("--timeout", type=float, default=30.0, help="connect/accept timeout (s)")
     p.add_argument("--stats", action="store_true", help="print throughput and counters")
-    p.add_argument("host", nargs="?", help="peer address (numeric IPv4 or IPv6)")
+    p.add_argument("host", nargs="?", help="peer address (IPv4 or IPv6)")
     p.add_argument("port", nargs="?", type=int, help="peer port")
     return p
 

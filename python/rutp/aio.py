@@ -253,7 +253,7 @@ async def open_connection(
     timeout: Optional[float] = None,
     limit: int = 2**16,
 ) -> Tuple[asyncio.StreamReader, StreamWriter]:
-    """Connects to ``(host, port)`` (a numeric address) from a new :class:`rutp.Socket`
+    """Connects to ``(host, port)`` (an IPv4 or IPv6 literal, or a name) from a new :class:`rutp.Socket`
     bound to ``bind`` (default: any address of the host's family, a free port). The socket
     is closed with the writer. Errors as :meth:`rutp.Socket.connect` raises them."""
     loop = asyncio.get_running_loop()

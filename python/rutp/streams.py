@@ -273,7 +273,8 @@ class Socket:
             if rc not in (0, -errno.EINPROGRESS) or _calls.is_null(out):
                 raise _errors.error(rc if rc < 0 else -errno.ENOTCONN, "connect")
             stream = self._handle.adopt(_pointer_value(out))
-        return Stream(self, stream, _calls.validate_address(address)[:2])
+            peer = _peer_of(stream, _calls.validate_address(address))
+        return Stream(self, stream, peer)
 
     def accept(self, timeout: Optional[float] = None) -> Tuple[Stream, Address]:
         """The next incoming connection and its peer's ``(host, port)``.
@@ -294,16 +295,21 @@ class Socket:
             raise _errors.error(rc, "accept")
         with self._handle.enter():
             stream = self._handle.adopt(_pointer_value(out))
-            try:
-                peer = _calls.read_address(_ffi.lib.utp_getpeername, stream.pointer)
-            except OSError:
-                peer = ("", 0)
+            peer = _peer_of(stream, ("", 0))
         return Stream(self, stream, peer), peer
 
     def close(self) -> None:
         """Closes every stream gracefully and frees the socket; idempotent. Streams still held
         raise ``OSError(EBADF)`` afterwards."""
         self._finalizer()
+
+
+def _peer_of(stream: StreamHandle, fallback: Address) -> Address:
+    """The peer's numeric ``(host, port)`` (``fallback`` if the library has none)."""
+    try:
+        return _calls.read_address(_ffi.lib.utp_getpeername, stream.pointer)
+    except (OSError, ValueError):
+        return fallback
 
 
 def _pointer_value(out: Any) -> Any:
