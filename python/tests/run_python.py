@@ -13,9 +13,10 @@ TESTS_DIR = Path(__file__).resolve().parent
 
 
 def run_python(code: str, env: Optional[Dict[str, str]] = None, timeout: float = 120) -> subprocess.CompletedProcess:
-    """Runs ``code``; the tests directory and the current ``sys.path`` are importable."""
+    """Runs ``code``; ``env``'s PYTHONPATH, then the tests and this ``sys.path`` are importable."""
     full_env = dict(os.environ if env is None else env)
-    full_env["PYTHONPATH"] = os.pathsep.join([str(TESTS_DIR), *filter(None, sys.path)])
+    first = [full_env["PYTHONPATH"]] if env is not None and "PYTHONPATH" in env else []
+    full_env["PYTHONPATH"] = os.pathsep.join([*first, str(TESTS_DIR), *filter(None, sys.path)])
     return subprocess.run(
         [sys.executable, "-X", "faulthandler", "-c", textwrap.dedent(code)],
         env=full_env, capture_output=True, text=True, timeout=timeout,
