@@ -1,8 +1,9 @@
 """asyncio streams over uTP: ``open_connection`` and ``start_server``.
 
 Design: the managed runtime already moves the packets on its own threads, so this layer only
-has to turn its blocking calls into awaitables. Each connection gets a small thread pool of its
-own (two threads: one blocked reading, one writing), and the event loop never blocks:
+has to turn its blocking calls into awaitables. Each connection gets two daemon threads of its
+own (one blocked reading, one writing; daemon, so a connection never closed cannot hang the
+interpreter's exit), and the event loop never blocks:
 
 * a *pump* task reads with ``Stream.recv`` in the read thread and feeds the bytes to an
   ordinary :class:`asyncio.StreamReader`; the reader's flow control reaches back through
@@ -21,11 +22,11 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import concurrent.futures
 import socket as _socket
 import threading
 from typing import Any, Awaitable, Callable, Deque, Optional, Set, Tuple, Union
 
+from ._daemon_pool import DaemonExecutor
 from .streams import Address, Socket, Stream
 
 __all__ = ["Server", "StreamWriter", "open_connection", "start_server"]
@@ -78,12 +79,14 @@ class StreamWriter:
         self,
         stream: Stream,
         transport: _PumpTransport,
-        pool: concurrent.futures.ThreadPoolExecutor,
+        reader_pool: DaemonExecutor,
+        pool: DaemonExecutor,
         owned_socket: Optional[Socket],
         on_closed: Optional[Callable[["StreamWriter"], None]] = None,
     ) -> None:
         self._stream = stream
         self._transport = transport
+        self._reader_pool = reader_pool
         self._pool = pool
         self._owned_socket = owned_socket
         self._on_closed = on_closed
@@ -190,6 +193,7 @@ class StreamWriter:
                 await self._loop.run_in_executor(self._pool, self._owned_socket.close)
         finally:
             self._pool.shutdown(wait=False)
+            self._reader_pool.shutdown(wait=False)
             if self._on_closed is not None:
                 self._on_closed(self)
             if not self._closed.done():
@@ -204,7 +208,7 @@ async def _pump(
     stream: Stream,
     reader: asyncio.StreamReader,
     transport: _PumpTransport,
-    pool: concurrent.futures.ThreadPoolExecutor,
+    pool: DaemonExecutor,
 ) -> None:
     """Moves received bytes into ``reader`` until EOF, an error, or the writer closes."""
     loop = asyncio.get_running_loop()
@@ -230,14 +234,15 @@ def _pair(
     limit: int,
     on_closed: Optional[Callable[[StreamWriter], None]] = None,
 ) -> Tuple[asyncio.StreamReader, StreamWriter, "asyncio.Task[None]"]:
-    pool = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="rutp-aio")
+    reader_pool = DaemonExecutor("rutp-aio-read")
+    pool = DaemonExecutor("rutp-aio-write")
     transport = _PumpTransport(
         {"peername": stream.getpeername(), "sockname": stream.getsockname(), "stream": stream}
     )
     reader = asyncio.StreamReader(limit=limit)
     reader.set_transport(transport)
-    writer = StreamWriter(stream, transport, pool, owned_socket, on_closed)
-    task = asyncio.get_running_loop().create_task(_pump(stream, reader, transport, pool))
+    writer = StreamWriter(stream, transport, reader_pool, pool, owned_socket, on_closed)
+    task = asyncio.get_running_loop().create_task(_pump(stream, reader, transport, reader_pool))
     return reader, writer, task
 
 
@@ -276,7 +281,7 @@ class Server:
         self._limit = limit
         self._loop = asyncio.get_running_loop()
         self._stop = threading.Event()
-        self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="rutp-accept")
+        self._pool = DaemonExecutor("rutp-accept")
         self._writers: Set[StreamWriter] = set()
         self._tasks: Set["asyncio.Task[Any]"] = set()
         self._all_closed = asyncio.Event()

@@ -145,3 +145,27 @@ def test_bad_arguments() -> None:
             await rutp.open_connection("127.0.0.1", "80")  # type: ignore[arg-type]
 
     asyncio.run(main())
+
+
+def test_a_program_that_never_closes_its_writer_or_server_still_exits() -> None:
+    import subprocess
+    import sys
+
+    from streamkit import env_with_library
+
+    code = (
+        "import asyncio, rutp\n"
+        "async def main():\n"
+        "    server = await rutp.start_server(lambda r, w: None, '127.0.0.1', 0)\n"
+        "    reader, writer = await rutp.open_connection(*server.sockname)\n"
+        "    writer.write(b'left open')\n"
+        "    await writer.drain()\n"
+        "asyncio.run(main())\n"
+        "print('returned', flush=True)\n"
+    )
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-c", code], env=env_with_library(),
+                          capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "returned\n"
+    assert time.monotonic() - started < 10  # the blocked reads and accept loop do not hold it
