@@ -60,7 +60,7 @@ def makefile(
     encoding: Optional[str] = None,
     errors: Optional[str] = None,
     newline: Optional[str] = None,
-) -> Union[StreamIO, io.BufferedIOBase, io.TextIOWrapper]:
+) -> Union[StreamIO, io.BufferedIOBase, io.TextIOBase]:
     """A file object over ``stream``, with ``socket.socket.makefile``'s arguments."""
     if not isinstance(mode, str):
         raise TypeError("mode must be a str")
@@ -87,6 +87,6 @@ def makefile(
         buffer = io.BufferedWriter(raw, buffering)
     if binary:
         return buffer
-    text = io.TextIOWrapper(buffer, encoding, errors, newline)
+    text = io.TextIOWrapper(buffer, encoding, errors, newline)  # type: ignore[type-var]
     text.mode = mode  # type: ignore[misc]
     return text
