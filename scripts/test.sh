@@ -95,6 +95,9 @@ unset CARGO_TARGET_DIR
 step "managed C API under ThreadSanitizer (library and test instrumented)"
 bash scripts/tsan-managed.sh
 
+step "Python package: pip install into a venv, pytest (callback API, ctypes layer, header sync)"
+CARGO_TARGET_DIR="$PWD/target" bash scripts/test-python.sh
+
 step "C library: CMake build and install, find_package and pkg-config consumers"
 CARGO_TARGET_DIR="$PWD/target" bash scripts/test-consumers.sh
 

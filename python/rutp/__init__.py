@@ -9,6 +9,11 @@ __version__ = "0.1.0"
 from rutp._lib import RutpLibraryNotFound  # noqa: E402
 from rutp.context import Context  # noqa: E402
 from rutp.context import CSocket  # noqa: E402
+from rutp.context import Callback  # noqa: E402
+from rutp.context import ErrorCode  # noqa: E402
+from rutp.context import Option  # noqa: E402
+from rutp.context import State  # noqa: E402
+from rutp.context import UdpFlag  # noqa: E402
 
 # ---- The socket layer (Socket, Stream, asyncio): its exports go below this line, one a line. ----
 from rutp.streams import Socket  # noqa: E402

@@ -28,10 +28,10 @@ from typing import Any, Callable, Optional, Tuple
 from rutp import _ffi
 from rutp._buffers import c_buffer
 from rutp._dispatch import Address, ContextState, RawHandler
-from rutp._ffi import Callback, ErrorCode, Option, State, lib, utp_callback_arguments
+from rutp._ffi import Callback, ErrorCode, Option, State, UdpFlag, lib
 from rutp.csocket import CSocket, _int
 
-__all__ = ["Context", "CSocket"]
+__all__ = ["Context", "CSocket", "Callback", "ErrorCode", "Option", "State", "UdpFlag"]
 
 _open_contexts: "weakref.WeakSet[Context]" = weakref.WeakSet()
 
