@@ -31,7 +31,6 @@ if [ ! -x "$venv/bin/python" ]; then
     rm -rf "$venv"
     python3 -m venv "$venv"
 fi
-"$venv/bin/python" -m pip install --quiet --upgrade pip
 # Not editable: the installed copy is what users get (the tests import rutp from the venv).
 "$venv/bin/python" -m pip install --quiet --force-reinstall --no-deps ./python
 "$venv/bin/python" -m pip install --quiet pytest

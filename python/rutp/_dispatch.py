@@ -79,7 +79,7 @@ class ContextState:
     """Everything about one C context that outlives nothing but the C context itself."""
 
     __slots__ = ("ptr", "handlers", "trampolines", "errors", "sockets", "deliver", "depth",
-                 "lock", "addresses", "peer_names", "__weakref__")
+                 "lock", "addresses", "peer_names", "destroy_pending", "__weakref__")
 
     def __init__(self, ptr: _ffi.utp_context_p) -> None:
         self.ptr: Optional[_ffi.utp_context_p] = ptr
@@ -87,7 +87,8 @@ class ContextState:
         self.trampolines: Dict[int, object] = {}
         self.errors: List[BaseException] = []
         self.sockets: Dict[int, "CSocket"] = {}
-        self.deliver = True  # False while the garbage collector destroys the context
+        self.deliver = True  # False once the garbage collector destroys the context
+        self.destroy_pending = False  # the context was collected during a call: destroy after it
         self.depth = 0  # nesting of calls into C in progress
         self.lock = threading.RLock()
         self.addresses: Dict[Address, Tuple[_ffi.sockaddr, int]] = {}
@@ -104,15 +105,38 @@ class ContextState:
     @contextmanager
     def call(self) -> Iterator[_ffi.utp_context_p]:
         """Serialises a call into C and re-raises callback errors when the outermost one ends."""
-        with self.lock:
-            ptr = self.live_ptr()
-            self.depth += 1
-            try:
-                yield ptr
-            finally:
-                self.depth -= 1
-            if self.depth == 0:
-                self.raise_pending()
+        try:
+            with self.lock:
+                ptr = self.live_ptr()
+                self.depth += 1
+                try:
+                    yield ptr
+                finally:
+                    self.depth -= 1
+                if self.depth == 0:
+                    self.raise_pending()
+        finally:
+            if self.destroy_pending:
+                self._destroy_if_pending()
+
+    def destroy_when_idle(self) -> None:
+        """The garbage-collector path: ``utp_destroy`` without Python callbacks, at once if no
+        call is in progress, else when the call in progress ends (never inside a C call: a
+        socket's call may still be running while its unreachable context is collected)."""
+        self.deliver = False
+        self.destroy_pending = True
+        self._destroy_if_pending()
+
+    def _destroy_if_pending(self) -> None:
+        # Non-blocking: a thread in a call holds the lock and destroys when it leaves the call.
+        if self.ptr is None or not self.lock.acquire(blocking=False):
+            return
+        try:
+            if self.destroy_pending and self.depth == 0 and self.ptr is not None:
+                self.destroy()
+                self.errors.clear()
+        finally:
+            self.lock.release()
 
     def raise_pending(self) -> None:
         """Raises the first stored callback error; later ones go to ``sys.unraisablehook``."""
@@ -173,17 +197,16 @@ class ContextState:
             self.trampolines[slot] = existing
         return existing
 
-    def _make_trampoline(self, slot: int) -> Callable[[object], int]:
+    def _make_trampoline(self, slot: int) -> Callable[..., int]:
         is_state_change = slot == Callback.UTP_ON_STATE_CHANGE
 
         def trampoline(args_p: "ctypes._Pointer[utp_callback_arguments]") -> int:
             args = args_p.contents
             try:
                 handler = self.handlers.get(slot)
-                result = 0
-                if handler is not None and self.deliver:
-                    result = to_c_result(handler(args))
-                return result
+                if handler is None or not self.deliver:
+                    return fallback(slot, args)  # e.g. the clock while the GC destroys
+                return to_c_result(handler(args))
             except BaseException as exc:  # noqa: BLE001 (nothing may unwind into C)
                 self.errors.append(exc)
                 return fallback(slot, args)

@@ -75,9 +75,9 @@ def _resolve(host: str, port: int) -> Tuple[int, str, int, int]:
         raise ValueError(f"cannot resolve host {host!r}: {err}") from err
     for family, _, _, _, addr in infos:
         if family == socket.AF_INET:
-            return family, addr[0], 0, 0
-        if family == socket.AF_INET6:
-            return family, addr[0].split("%", 1)[0], addr[2], addr[3]
+            return int(family), str(addr[0]), 0, 0
+        if family == socket.AF_INET6 and len(addr) == 4:
+            return int(family), str(addr[0]).split("%", 1)[0], int(addr[2]), int(addr[3])
     raise ValueError(f"host {host!r} has no IPv4 or IPv6 address")
 
 

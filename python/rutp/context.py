@@ -13,8 +13,9 @@ returned (further exceptions from the same call go to ``sys.unraisablehook``).
 
 **Lifetime.** :meth:`Context.close` (or leaving a ``with`` block) calls ``utp_destroy``, which
 fires ``UTP_STATE_DESTROYING`` for each live socket. A context that is garbage-collected without
-being closed is destroyed by ``__del__`` without calling any Python callback; contexts still
-open at interpreter exit are destroyed by an ``atexit`` hook. The ctypes callback objects stay
+being closed is destroyed by ``__del__`` without calling any Python callback (after the call in
+progress on one of its sockets, if any); contexts still open at interpreter exit are destroyed by
+an ``atexit`` hook. The ctypes callback objects stay
 alive until ``utp_destroy`` has returned. Methods of a context are serialised by a lock.
 """
 
@@ -23,7 +24,7 @@ from __future__ import annotations
 import atexit
 import ctypes
 import weakref
-from typing import Any, Callable, Optional, Tuple
+from typing import Any, Callable, Optional
 
 from rutp import _ffi
 from rutp._buffers import c_buffer
@@ -83,10 +84,8 @@ class Context:
 
     def __del__(self) -> None:
         state = getattr(self, "_state", None)
-        if state is not None and state.ptr is not None:
-            state.deliver = False  # no application code during garbage collection
-            state.destroy()
-            state.errors.clear()
+        if state is not None:
+            state.destroy_when_idle()  # no application code during garbage collection
 
     def __repr__(self) -> str:
         return f"<rutp.Context {'closed' if self.closed else 'open'}>"
@@ -172,12 +171,12 @@ class Context:
 
         ``args`` is valid only during the call. The named methods below wrap this one.
         """
-        slot = _int(slot, "callback slot")
-        if not 0 <= slot < len(Callback):
-            raise ValueError(f"callback slot must be 0..{len(Callback) - 1}, not {slot}")
+        index = _int(slot, "callback slot")
+        if not 0 <= index < len(Callback):
+            raise ValueError(f"callback slot must be 0..{len(Callback) - 1}, not {index}")
         if fn is not None and not callable(fn):
             raise TypeError(f"a callback must be callable or None, not {type(fn).__name__}")
-        self._state.install(slot, fn)
+        self._state.install(index, fn)
 
     def _set(self, slot: Callback, fn: Optional[Callable[..., Any]],
              adapt: Callable[[Callable[..., Any]], RawHandler]) -> None:
@@ -219,7 +218,9 @@ class Context:
         self._set(Callback.UTP_ON_STATE_CHANGE, fn,
                   lambda f: lambda a: _none(f(st.socket_for(a.socket), State(a.state))))
 
-    def on_overhead_statistics(self, fn: Optional[Callable[[Optional[CSocket], bool, int, int], None]]) -> None:
+    def on_overhead_statistics(
+        self, fn: Optional[Callable[[Optional[CSocket], bool, int, int], None]]
+    ) -> None:
         """``fn(sock, sent, length, kind)``: overhead bytes of one datagram sent or received."""
         st = self._state
         self._set(Callback.UTP_ON_OVERHEAD_STATISTICS, fn,
@@ -283,5 +284,4 @@ def _none(result: object) -> None:
 @atexit.register
 def _destroy_open_contexts() -> None:
     for ctx in list(_open_contexts):
-        ctx._state.deliver = False
-        ctx._state.destroy()
+        ctx._state.destroy_when_idle()

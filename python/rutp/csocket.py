@@ -27,6 +27,11 @@ class CSocket:
     """One uTP connection of a :class:`~rutp.Context`; made by ``connect`` or ``on_accept``."""
 
     __slots__ = ("_state_ref", "_ptr", "_connected", "_closed", "data", "__weakref__")
+    _state_ref: "weakref.ReferenceType[ContextState]"
+    _ptr: Optional[utp_socket_p]
+    _connected: bool  # False: never connected, so close() frees it at once
+    _closed: bool
+    data: Any  #: free for the application (libutp's socket userdata)
 
     def __init__(self) -> None:
         raise TypeError("CSocket objects come from Context.connect() or the on_accept callback")
@@ -38,7 +43,7 @@ class CSocket:
         sock._ptr = ptr
         sock._connected = connected
         sock._closed = False
-        sock.data = None  # free for the application (libutp's socket userdata)
+        sock.data = None
         return sock
 
     def _mark_destroyed(self) -> None:
@@ -90,7 +95,7 @@ class CSocket:
             raise ValueError(f"writev takes 1 to {UTP_IOV_MAX} buffers, not {len(keep)}")
         iov = (_ffi.utp_iovec * len(keep))()
         for entry, (buf, length) in zip(iov, keep):
-            entry.iov_base = ctypes.cast(buf, ctypes.c_void_p)
+            entry.iov_base = ctypes.cast(buf, ctypes.c_void_p)  # type: ignore[arg-type]
             entry.iov_len = length
         with self._state.call():
             written = lib.utp_writev(self._live(), iov, len(keep))

@@ -184,7 +184,7 @@ def parse(path: Path) -> Header:
             if "(" in rest:
                 if "(*" in rest.replace("( *", "(*"):
                     param = _declarator(rest)
-                    inner = rest.replace(f"(*{param.name})", param.name).replace(f"( *{param.name})", param.name)
+                    inner = re.sub(rf"\(\s*\*\s*{param.name}\s*\)", param.name, rest)
                     header.function_types[param.name] = _function(inner)
                 else:
                     function = _function(rest)

@@ -55,7 +55,9 @@ def mismatch(ctype: str, pytype: object, function_types: dict) -> Optional[str]:
         return _function_mismatch(function_types[ctype], pytype, function_types)
     if ctype in INTEGERS:
         shape = _integer_shape(pytype)
-        return None if shape == INTEGERS[ctype] else f"{ctype} is {INTEGERS[ctype]}, ctypes {pytype} is {shape}"
+        if shape == INTEGERS[ctype]:
+            return None
+        return f"{ctype} is (size, signed) {INTEGERS[ctype]}, ctypes {pytype} is {shape}"
     if ctype in BUFFERS:
         return None if pytype in BUFFER_CTYPES else f"byte buffer {ctype}, but {pytype}"
     if ctype in NAMED_POINTERS:

@@ -12,7 +12,9 @@ from typing import Dict, Optional
 TESTS_DIR = Path(__file__).resolve().parent
 
 
-def run_python(code: str, env: Optional[Dict[str, str]] = None, timeout: float = 120) -> subprocess.CompletedProcess:
+def run_python(
+    code: str, env: Optional[Dict[str, str]] = None, timeout: float = 120
+) -> subprocess.CompletedProcess:
     """Runs ``code``; ``env``'s PYTHONPATH, then the tests and this ``sys.path`` are importable."""
     full_env = dict(os.environ if env is None else env)
     first = [full_env["PYTHONPATH"]] if env is not None and "PYTHONPATH" in env else []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import random
 import socket
 import sys
 
@@ -155,3 +156,18 @@ def test_check_passes_non_negative_values_through() -> None:
     with pytest.raises(OSError) as err:
         _ffi.check(-errno.EINVAL)
     assert type(err.value) is OSError and err.value.errno == errno.EINVAL
+
+
+def test_random_datagrams_with_utp_headers_are_survived(ctx) -> None:
+    rng = random.Random(6)
+    ctx.on_accept(lambda sock, addr: None)
+    ctx.on_sendto(lambda data, addr, flags: None)
+    answers = set()
+    for _ in range(3000):
+        kind = rng.randrange(5) << 4 | 1  # every packet type, version 1
+        body = bytes(rng.randrange(256) for _ in range(rng.randrange(0, 64)))
+        datagram = bytes([kind, rng.choice((0, 1, 2))]) + bytes(18) + body
+        answers.add(ctx.process_udp(datagram, ("127.0.0.1", rng.randrange(1, 65536))))
+        if rng.random() < 0.05:
+            ctx.check_timeouts()
+    assert answers == {True}  # all recognised as uTP (handled, answered or dropped)

@@ -109,3 +109,41 @@ def test_interpreter_exit_with_open_contexts_and_connections() -> None:
     """)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "exiting"  # the atexit destroy calls no Python callback
+
+
+def test_a_context_collected_during_a_call_on_its_socket_is_destroyed_after_it() -> None:
+    result = run_python("""
+        import gc, socket, weakref
+        import rutp
+
+        udp_a = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); udp_a.bind(("127.0.0.1", 0))
+        udp_b = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); udp_b.bind(("127.0.0.1", 0))
+        udp_a.settimeout(5); udp_b.settimeout(5)
+        during = []
+
+        def send_a(data, addr, flags):
+            udp_a.sendto(data, addr)
+            if during == []:
+                gc.collect()  # the context is cyclic garbage: collected inside utp_write
+                during.append(sock.destroyed)
+
+        def make():
+            a, b = rutp.Context(), rutp.Context()
+            a.cycle = a  # only the cyclic collector frees it; nothing but a socket refers to it
+            b.on_sendto(lambda d, addr, f: udp_b.sendto(d, addr))
+            b.on_accept(lambda s, addr: None)
+            a.on_sendto(lambda d, addr, f: udp_a.sendto(d, addr))
+            sock = a.connect(udp_b.getsockname())
+            b.process_udp(*udp_b.recvfrom(65536))  # the SYN
+            a.process_udp(*udp_a.recvfrom(65536))  # the SYN-ACK: connected
+            a.on_sendto(send_a)
+            return sock, weakref.ref(a), b
+
+        sock, ref, b = make()
+        assert ref() is not None
+        sent = sock.write(b"x" * 100_000)
+        print(sent > 0, during, sock.destroyed, ref() is None)
+    """)
+    assert result.returncode == 0, result.stderr
+    # Collected (weakly dead) in the callback, but its C context lived until utp_write returned.
+    assert result.stdout.split() == ["True", "[False]", "True", "True"]
