@@ -28,7 +28,9 @@ class DaemonExecutor(concurrent.futures.Executor):
         self._thread = threading.Thread(target=self._work, name=name, daemon=True)
         self._thread.start()
 
-    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> "concurrent.futures.Future[Any]":
+    def submit(
+        self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any
+    ) -> "concurrent.futures.Future[Any]":
         """Queues ``fn(*args, **kwargs)``; ``RuntimeError`` after :meth:`shutdown`."""
         with self._lock:
             if self._shutdown:
