@@ -32,3 +32,28 @@ def test_ten_threads_move_4_mib_each_byte_exact() -> None:
         for s in outgoing + incoming:
             s.close()
         print(f"{STREAMS} x {SIZE // MiB} MiB in {elapsed:.2f} s")
+
+
+def _spin(seconds: float) -> int:
+    count, end = 0, time.monotonic() + seconds
+    while time.monotonic() < end:
+        count += 1
+    return count
+
+
+def test_threads_blocked_in_recv_leave_the_interpreter_to_others() -> None:
+    # If a blocking call held the GIL, ten threads blocked in recv would starve this one.
+    baseline = _spin(0.3)
+    with rutp.Socket(("127.0.0.1", 0)) as server, rutp.Socket(("127.0.0.1", 0)) as client:
+        outgoing = [client.connect(server.getsockname(), timeout=10) for _ in range(STREAMS)]
+        incoming = [server.accept(timeout=10)[0] for _ in range(STREAMS)]
+        readers = [Pump(lambda s=s: s.recv(10)) for s in incoming]
+        for t in readers:
+            t.start()
+        time.sleep(0.05)
+        assert all(t.is_alive() for t in readers)  # all blocked: nothing was sent
+        during = _spin(0.3)
+        for s in outgoing:
+            s.sendall(b"wake")
+        assert [t.join_result(10) for t in readers] == [b"wake"] * STREAMS
+    assert during > baseline * 0.5, (during, baseline)
