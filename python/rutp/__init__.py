@@ -16,3 +16,8 @@ from rutp.context import State  # noqa: E402
 from rutp.context import UdpFlag  # noqa: E402
 
 # ---- The socket layer (Socket, Stream, asyncio): its exports go below this line, one a line. ----
+from rutp.streams import Socket  # noqa: E402
+from rutp.streams import Stream  # noqa: E402
+from rutp.stats import StreamStats  # noqa: E402
+from rutp.aio import open_connection  # noqa: E402
+from rutp.aio import start_server  # noqa: E402
