@@ -21,13 +21,16 @@ if [ ! -x "$venv/bin/python" ]; then
     rm -rf "$venv"
     python3 -m venv "$venv"
 fi
+mkdir -p "$out"
+rm -f "$out/libtorrent.txt"
 if ! "$venv/bin/python" -m pip install --quiet 'libtorrent>=2.1,<2.2' pytest; then
     echo "interop-libtorrent.sh: FAIL: cannot install libtorrent 2.1.x from PyPI into $venv" >&2
+    for direction in 'libtorrent->rutp' 'rutp->libtorrent'; do
+        echo "interop | libtorrent (not installed) | bittorrent 64 MiB | $direction | FAIL | 0 | -"
+    done | tee "$out/libtorrent.txt"
     exit 1
 fi
 "$venv/bin/python" -m pip install --quiet --force-reinstall --no-deps ./python
 
-mkdir -p "$out"
-rm -f "$out/libtorrent.txt"
 export RUTP_LIBRARY="$library" RUTP_INTEROP_DIR="$out"
 "$venv/bin/python" -m pytest python/interop/test_libtorrent.py -q -s -p no:cacheprovider

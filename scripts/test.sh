@@ -98,6 +98,9 @@ bash scripts/tsan-managed.sh
 step "Python package: pip install into a venv, pytest (callback API, ctypes layer, header sync)"
 CARGO_TARGET_DIR="$PWD/target" bash scripts/test-python.sh
 
+step "interop: BitTorrent over our uTP with libtorrent 2.1.x (PyPI) both ways, 64 MiB, uTP only"
+CARGO_TARGET_DIR="$PWD/target" bash scripts/interop-libtorrent.sh
+
 step "C library: CMake build and install, find_package and pkg-config consumers"
 CARGO_TARGET_DIR="$PWD/target" bash scripts/test-consumers.sh
 
