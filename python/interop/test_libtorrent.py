@@ -231,6 +231,8 @@ def test_libtorrent_downloads_everything_from_a_rutp_seeder(lt: Any, torrent: Di
             on_utp = set()
             first_payload = started
 
+            seeder_ended: List[float] = []
+
             def complete() -> bool:
                 nonlocal first_payload
                 if failures:
@@ -239,7 +241,19 @@ def test_libtorrent_downloads_everything_from_a_rutp_seeder(lt: Any, torrent: Di
                     first_payload = time.monotonic()
                 for peer in handle.get_peer_info():
                     on_utp.add(bool(peer.flags & UTP_SOCKET_FLAG))
-                return bool(handle.status().is_seeding)
+                if handle.status().is_seeding:
+                    return True
+                # libtorrent closes the connection once it is complete; closing it earlier (a
+                # failed hash, a protocol error) ends the download, so do not wait for the deadline.
+                if not seeder.is_alive():
+                    seeder_ended.append(time.monotonic())
+                    if seeder_ended[-1] - seeder_ended[0] > 5:
+                        status = handle.status()
+                        pytest.fail(
+                            f"libtorrent closed the connection to our seeder ({served.ended_by}) with"
+                            f" {status.total_wanted_done} of {SIZE} bytes done"
+                            f" ({served.bytes_served} served)", pytrace=False)
+                return False
 
             wait_for("libtorrent to download the torrent from our seeder", complete)
             seconds = time.monotonic() - started
