@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Interop with libtorrent-rasterbar's own uTP (issue 7): BitTorrent over our uTP, written with the
-# Python package, both directions, 64 MiB, uTP only on 127.0.0.1 (python/interop/test_libtorrent.py).
+# Python package, both directions, 64 MiB, uTP only on 127.0.0.1 (python/interop/test_libtorrent.py;
+# test_bittorrent.py checks our BitTorrent helper on its own).
 # Installs libtorrent from PyPI (the 2.1.x wheel) and pytest into target/interop-venv, installs our
 # package there, and runs the test against the library just built. A failed install fails the run.
 # Prints one table line per direction and writes them to target/interop/libtorrent.txt.
@@ -33,4 +34,4 @@ fi
 "$venv/bin/python" -m pip install --quiet --force-reinstall --no-deps ./python
 
 export RUTP_LIBRARY="$library" RUTP_INTEROP_DIR="$out"
-"$venv/bin/python" -m pytest python/interop/test_libtorrent.py -q -s -p no:cacheprovider
+"$venv/bin/python" -m pytest python/interop -q -s -p no:cacheprovider
