@@ -34,4 +34,4 @@ fi
 "$venv/bin/python" -m pip install --quiet --force-reinstall --no-deps ./python
 
 export RUTP_LIBRARY="$library" RUTP_INTEROP_DIR="$out"
-"$venv/bin/python" -m pytest python/interop -q -s -p no:cacheprovider
+"$venv/bin/python" -m pytest python/interop/test_bittorrent.py python/interop/test_libtorrent.py -q -s -p no:cacheprovider
