@@ -20,6 +20,11 @@
 //! * `--reorder P`: probability that a datagram is held back `--reorder-ms` (default 10) beyond
 //!   its delay, so that the datagrams behind it overtake it.
 //!
+//! `--spare-first N` exempts the first N datagrams of each direction from loss (they may still
+//! be delayed, duplicated or held back): the reference libutp answers a SYN only once and ignores
+//! its retransmissions, so a lost SYN-ACK makes any initiator's connect time out, whatever its
+//! implementation; sparing the handshake keeps a lossy run about the transfer.
+//!
 //! Every decision comes from a SplitMix64 stream seeded from `--seed` and the direction, one
 //! draw sequence per datagram, so a run with the same seed and the same arrival order makes the
 //! same choices. At exit (SIGINT, SIGTERM, `--duration` elapsed, or end of stdin with
@@ -61,6 +66,7 @@ usage: udp-relay --listen ADDR --to ADDR [options]
   --reorder P         probability of holding a datagram back --reorder-ms more (default 0)
   --reorder-ms R      hold-back of a reordered datagram (default 10)
   --c2s-OPTION V      any of the five above for client->server only (also --s2c-...)
+  --spare-first N     never drop the first N datagrams of each direction (default 0)
   --seed N            seed of the choice streams (default 1)
   --sockbuf BYTES     SO_RCVBUF/SO_SNDBUF of both sockets (default 4194304)
   --duration S        exit after S seconds
@@ -211,6 +217,7 @@ struct Options {
     c2s: Impairment,
     s2c: Impairment,
     seed: u64,
+    spare_first: u64,
     sockbuf: usize,
     duration: Option<Duration>,
     exit_on_eof: bool,
@@ -250,6 +257,7 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Options, String>
     let mut both = Vec::new();
     let mut one_way = Vec::new();
     let mut seed = 1;
+    let mut spare_first = 0;
     let mut sockbuf = DEFAULT_SOCKBUF;
     let mut duration = None;
     let mut exit_on_eof = false;
@@ -262,6 +270,7 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Options, String>
             "listen" => listen = Some(parse_value("--listen", it.next())?),
             "to" => to = Some(parse_value("--to", it.next())?),
             "seed" => seed = parse_value("--seed", it.next())?,
+            "spare-first" => spare_first = parse_value("--spare-first", it.next())?,
             "sockbuf" => sockbuf = parse_value("--sockbuf", it.next())?,
             "duration" => {
                 let s: f64 = parse_value("--duration", it.next())?;
@@ -304,6 +313,7 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Options, String>
         c2s,
         s2c,
         seed,
+        spare_first,
         sockbuf,
         duration,
         exit_on_eof,
@@ -330,6 +340,8 @@ struct Direction {
     /// Set to the source of every datagram received (the client-facing direction only).
     learn: Option<Arc<Mutex<Option<SocketAddr>>>>,
     imp: Impairment,
+    /// Datagrams at the start exempt from loss.
+    spare_first: u64,
     rng: Rng,
     counters: Arc<Counters>,
     stop: Arc<AtomicBool>,
@@ -388,7 +400,10 @@ impl Direction {
                 *learn.lock().unwrap_or_else(|e| e.into_inner()) = Some(src);
             }
             self.counters.received.fetch_add(1, Ordering::Relaxed);
-            let fate = self.imp.decide(&mut self.rng);
+            let mut fate = self.imp.decide(&mut self.rng);
+            if fate.sends.is_empty() && arrivals < self.spare_first {
+                fate.sends.push(self.imp.delay);
+            }
             let arrived = now();
             match fate.sends.len() {
                 0 => {
@@ -462,6 +477,7 @@ fn run(opts: Options) -> io::Result<()> {
         target: Target::Fixed(opts.to),
         learn: Some(client.clone()),
         imp: opts.c2s.clone(),
+        spare_first: opts.spare_first,
         rng: Rng::new(opts.seed ^ 0xC25),
         counters: c2s_counters.clone(),
         stop: stop.clone(),
@@ -472,6 +488,7 @@ fn run(opts: Options) -> io::Result<()> {
         target: Target::Client(client),
         learn: None,
         imp: opts.s2c.clone(),
+        spare_first: opts.spare_first,
         rng: Rng::new(opts.seed ^ 0x52C),
         counters: s2c_counters.clone(),
         stop: stop.clone(),
