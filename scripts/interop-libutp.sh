@@ -1,0 +1,287 @@
+#!/usr/bin/env bash
+# The libutp rows of issue 7's interop matrix, against the reference libutp 2.5.3 (built from the
+# npm tarball utp-native@2.5.3 by scripts/reference-libutp.sh), over 127.0.0.1 only.
+#
+# usage: scripts/interop-libutp.sh
+#
+# Cells (each both directions; "rutp" is our side, "libutp" the reference):
+#   bulk       BULK_MIB of random data, byte-exact (sha256), and an orderly close: both
+#              processes exit 0 after the end of the data.
+#                - utpcat <-> ucat, through scripts/interop-utpcat.sh (ucat has no socket-buffer
+#                  option: it keeps the OS default, utpcat asks for 4 MiB)
+#                - examples/c/utp_netcat.c on our libutp.so <-> the same program on the reference
+#                  libutp.so, 4 MiB socket buffers on both ends
+#   reset      the receiver is killed with SIGKILL mid-transfer and restarted on the same port;
+#              the restarted library answers the sender's packets for the connection it does
+#              not know with ST_RESET, and the sender must report a reset (utp_netcat: UTP_ON_ERROR
+#              with UTP_ECONNRESET; utpcat: "connection reset"), while the restarted receiver
+#              accepts nothing. The sender talks to the receiver through an unimpaired udp-relay,
+#              so that no ICMP "port unreachable" reaches it in the gap between kill and restart
+#              (both libraries fail a connection on one). Both rutp programs (utpcat, C netcat)
+#              meet the reference netcat.
+#   impaired   IMPAIRED_MIB through udp-relay (src/bin/udp-relay.rs): 25 ms each way (50 ms RTT),
+#              2 % loss, 2 % of datagrams held back 10 ms (reordering), 0.5 % duplicated, each
+#              direction; the first 3 datagrams each way are spared from loss (the reference
+#              answers a SYN only once, so a lost SYN-ACK would fail any initiator). Byte-exact,
+#              orderly close. The size is small because libutp halves its window on every loss
+#              and waits at least 1 s on a timeout: about 0.2 MiB/s here, so 100 MiB would take
+#              minutes per cell.
+#
+# One line per cell goes to stdout and to target/interop/libutp.txt:
+#   interop | peer | scenario | direction | PASS/FAIL | bytes | MiB/s
+# MiB/s is the data phase: from starting the sender until the receiver's output is complete
+# (polled every 10 ms), so libutp's close (about 0.5 s) is left out. Every process is bounded by
+# `timeout`; a cell that times out fails. Exit status: 0 if every cell passed, 1 otherwise.
+#
+# Environment:
+#   BULK_MIB=N        bulk size (default 100)
+#   IMPAIRED_MIB=N    size through the relay (default 4)
+#   TIMEOUT=SECONDS   per transfer (default 60)
+#   SEED=N            the relay's seed (default 7)
+#   CELLS="..."       subset of: bulk-utpcat bulk-netcat reset impaired (default all)
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+bulk_mib=${BULK_MIB:-100}
+imp_mib=${IMPAIRED_MIB:-4}
+timeout_s=${TIMEOUT:-60}
+seed=${SEED:-7}
+cells=${CELLS:-bulk-utpcat bulk-netcat reset impaired}
+sockbuf=4194304
+work=$root/target/interop/libutp-run
+table=$root/target/interop/libutp.txt
+peer_ucat="libutp 2.5.3 (ucat)"
+peer_nc="libutp 2.5.3 (utp_netcat.c)"
+relay_opts=(--delay-ms 25 --loss 0.02 --reorder 0.02 --reorder-ms 10 --dup 0.005 --spare-first 3)
+
+say() { printf 'interop-libutp: %s\n' "$*" >&2; }
+die() { say "error: $*"; exit 1; }
+
+# --- background processes are always cleaned up ---------------------------------------------
+pids=()
+cleanup() {
+    local p
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# --- programs ----------------------------------------------------------------------------------
+mkdir -p "$work"
+target=${CARGO_TARGET_DIR:-$root/target}
+say "building utpcat, udp-relay and libutp.so (release)"
+(cd "$root" && cargo build --locked --release --quiet)
+utpcat=$target/release/utpcat
+relay=$target/release/udp-relay
+refdir=$root/target/reference-libutp/libutp
+bash "$root/scripts/reference-libutp.sh" "$root/target/reference-libutp" >/dev/null
+[[ -x $utpcat && -x $relay && -f $refdir/libutp.so ]] || die "missing programs"
+
+stage=$work/stage
+rm -rf "$stage" && mkdir -p "$stage"
+cp "$root/include/utp.h" "$root/include/utp_types.h" "$target/release/libutp.so" "$stage/"
+ln -sf libutp.so "$stage/libutp.so.0"
+cc=${CC:-gcc}
+"$cc" -std=c99 -O2 -Wall -Wextra -Werror -I"$stage" -o "$work/nc-rutp" \
+    "$root/examples/c/utp_netcat.c" -L"$stage" -lutp -Wl,-rpath,"$stage"
+"$cc" -std=c99 -O2 -Wall -Wextra -Werror -I"$refdir" -o "$work/nc-libutp" \
+    "$root/examples/c/utp_netcat.c" -L"$refdir" -lutp -lstdc++ -Wl,-rpath,"$refdir"
+
+now() { date +%s.%N; }
+# The UDP port a log announces ("listening on 127.0.0.1:PORT"), waiting up to 5 s for it.
+port_of() {
+    local log=$1 pid=$2 i p
+    for ((i = 0; i < 500; i++)); do
+        p=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]\+\).*/\1/p' "$log" 2>/dev/null | head -1)
+        [[ -n $p ]] && { echo "$p"; return 0; }
+        kill -0 "$pid" 2>/dev/null || return 1
+        sleep 0.01
+    done
+    return 1
+}
+# The program under `timeout` PID.
+child_of() { cat /proc/"$1"/task/*/children 2>/dev/null | awk '{ print $1; exit }'; }
+
+# listen KIND PORT OUT LOG : a receiver listening on 127.0.0.1:PORT; sets $bg
+listen() {
+    local kind=$1 port=$2 out=$3 log=$4
+    case $kind in
+        utpcat) timeout -k 5 "$timeout_s" "$utpcat" -d --sockbuf "$sockbuf" -l -s 127.0.0.1 \
+            -p "$port" </dev/null >"$out" 2>"$log" & ;;
+        nc-*) timeout -k 5 $((timeout_s + 5)) "$work/$kind" -t "$timeout_s" -b "$sockbuf" -l -N \
+            -s 127.0.0.1 -p "$port" </dev/null >"$out" 2>"$log" & ;;
+    esac
+    bg=$!; pids+=("$bg")
+}
+# send KIND PORT LOG IN : a sender connecting to 127.0.0.1:PORT with the file IN as input
+# ("endless": zeros until it is stopped); sets $bg
+send() {
+    local kind=$1 port=$2 log=$3 in=$4 cmd
+    case $kind in
+        utpcat) cmd=(timeout -k 5 "$timeout_s" "$utpcat" --stats --sockbuf "$sockbuf" 127.0.0.1 "$port") ;;
+        nc-*) cmd=(timeout -k 5 $((timeout_s + 5)) "$work/$kind" -t "$timeout_s" -b "$sockbuf"
+            127.0.0.1 "$port") ;;
+    esac
+    # (a background command without its own stdin redirection would read /dev/null)
+    if [[ $in == endless ]]; then
+        "${cmd[@]}" < <(exec head -c $((1 << 34)) /dev/zero) >/dev/null 2>"$log" &
+    else
+        "${cmd[@]}" <"$in" >/dev/null 2>"$log" &
+    fi
+    bg=$!; pids+=("$bg")
+}
+
+failures=0
+: >"$table.tmp"
+row() { # PEER SCENARIO DIRECTION RESULT BYTES RATE
+    local line="interop | $1 | $2 | $3 | $4 | $5 | $6"
+    echo "$line" | tee -a "$table.tmp"
+    [[ $4 == PASS ]] || failures=$((failures + 1))
+}
+make_input() { # MiB -> $work/in-MiB.bin, sets $in and $want
+    in=$work/in-$1.bin
+    [[ -s $in ]] || head -c $(($1 * 1048576)) /dev/urandom >"$in"
+    want=$(sha256sum <"$in" | cut -d' ' -f1)
+}
+
+# transfer PEER SCENARIO DIRECTION SENDER RECEIVER MiB RELAY(0|1)
+transfer() {
+    local peer=$1 scen=$2 dir=$3 snd=$4 rcv=$5 mib=$6 use_relay=$7
+    local d=$work/$snd-to-$rcv-$mib-$use_relay bytes=$(($6 * 1048576))
+    rm -rf "$d" && mkdir -p "$d"
+    make_input "$mib"
+    local out=$d/out.bin; : >"$out"
+    listen "$rcv" 0 "$out" "$d/receiver.log"; local rpid=$bg port rlpid=""
+    port=$(port_of "$d/receiver.log" "$rpid") || { row "$peer" "$scen" "$dir" FAIL 0 -; return; }
+    if ((use_relay)); then
+        timeout -k 5 $((timeout_s + 10)) "$relay" --listen 127.0.0.1:0 --to "127.0.0.1:$port" \
+            "${relay_opts[@]}" --seed "$seed" 2>"$d/relay.log" &
+        rlpid=$!; pids+=("$rlpid")
+        port=$(port_of "$d/relay.log" "$rlpid") || { row "$peer" "$scen" "$dir" FAIL 0 -; return; }
+    fi
+    local t0 t_data="" src=0 rrc=0
+    t0=$(now)
+    send "$snd" "$port" "$d/sender.log" "$in"; local spid=$bg
+    while :; do
+        if [[ $(stat -c %s "$out") -ge $bytes ]]; then t_data=$(now); break; fi
+        kill -0 "$rpid" 2>/dev/null || break
+        sleep 0.01
+    done
+    wait "$spid" || src=$?
+    wait "$rpid" || rrc=$?
+    if [[ -n $rlpid ]]; then kill -TERM "$rlpid" 2>/dev/null || true; wait "$rlpid" || true; fi
+    pids=()
+    local got ok=1 rate=-
+    got=$(sha256sum <"$out" | cut -d' ' -f1)
+    [[ $got == "$want" && $src == 0 && $rrc == 0 ]] || ok=0
+    [[ -n $t_data ]] && rate=$(awk -v a="$t0" -v b="$t_data" -v n="$mib" 'BEGIN { printf "%.1f", n / (b - a) }')
+    if ((ok)); then
+        row "$peer" "$scen" "$dir" PASS "$bytes" "$rate"
+        rm -f "$out"
+    else
+        row "$peer" "$scen" "$dir" FAIL "$(stat -c %s "$out")" "$rate"
+        say "sender $snd exit $src, receiver $rcv exit $rrc, sha256 $got (want $want); logs in $d"
+        tail -5 "$d/sender.log" "$d/receiver.log" >&2 || true
+    fi
+    [[ -z $rlpid ]] || grep -h '^udp-relay: [cs]2[cs]' "$d/relay.log" >&2 || true
+}
+
+# reset PEER DIRECTION SENDER RECEIVER PATTERN : kill -9 the receiver mid-transfer, restart it
+# on the same port; the sender must exit non-zero reporting PATTERN (a reset) within the bound.
+reset_cell() {
+    local peer=$1 dir=$2 snd=$3 rcv=$4 pattern=$5
+    local d=$work/reset-$snd-to-$rcv
+    rm -rf "$d" && mkdir -p "$d"
+    local scen="RESET after receiver restart ($snd -> $rcv)"
+    listen "$rcv" 0 "$d/out1.bin" "$d/receiver1.log"; local rpid=$bg port
+    port=$(port_of "$d/receiver1.log" "$rpid") || { row "$peer" "$scen" "$dir" FAIL 0 -; return; }
+    # Through an unimpaired relay, so that the ICMP "port unreachable" answering datagrams
+    # sent while no receiver is bound reaches the relay, not the sender: the sender can only
+    # learn of the restart from the new receiver's RESET.
+    timeout -k 5 $((timeout_s + 10)) "$relay" --listen 127.0.0.1:0 --to "127.0.0.1:$port" \
+        2>"$d/relay.log" &
+    local rlpid=$! rport; pids+=("$rlpid")
+    rport=$(port_of "$d/relay.log" "$rlpid") || { row "$peer" "$scen" "$dir" FAIL 0 -; return; }
+    # an effectively endless input: the sender is still sending when the receiver dies
+    send "$snd" "$rport" "$d/sender.log" endless; local spid=$bg
+    local i
+    for ((i = 0; i < 2000; i++)); do
+        [[ $(stat -c %s "$d/out1.bin") -ge $((8 << 20)) ]] && break
+        kill -0 "$rpid" 2>/dev/null || break
+        sleep 0.01
+    done
+    local got1; got1=$(stat -c %s "$d/out1.bin")
+    local victim; victim=$(child_of "$rpid")
+    [[ -z $victim ]] || kill -KILL "$victim" 2>/dev/null || true
+    wait "$rpid" 2>/dev/null || true
+    local t_kill; t_kill=$(now)
+    listen "$rcv" "$port" "$d/out2.bin" "$d/receiver2.log"; local r2pid=$bg
+    port_of "$d/receiver2.log" "$r2pid" >/dev/null || say "restarted $rcv did not announce its port"
+    local src=0
+    wait "$spid" || src=$?
+    local t_end; t_end=$(now)
+    local r2_alive=0
+    kill -0 "$r2pid" 2>/dev/null && r2_alive=1
+    kill "$r2pid" 2>/dev/null || true; wait "$r2pid" 2>/dev/null || true
+    kill -TERM "$rlpid" 2>/dev/null || true; wait "$rlpid" 2>/dev/null || true
+    pids=()
+    local secs; secs=$(awk -v a="$t_kill" -v b="$t_end" 'BEGIN { printf "%.2f", b - a }')
+    local why=()
+    ((got1 >= 8 << 20)) || why+=("only $got1 bytes before the kill")
+    ((src != 0 && src != 124 && src != 137)) || why+=("sender exit $src")
+    grep -qiE "$pattern" "$d/sender.log" || why+=("sender did not report /$pattern/")
+    [[ ! -s $d/out2.bin ]] || why+=("restarted receiver got data")
+    ((r2_alive)) || why+=("restarted receiver exited (it must not have accepted anything)")
+    if ((${#why[@]} == 0)); then
+        row "$peer" "$scen" "$dir" PASS "$got1" -
+        say "reset $snd -> $rcv: sender exit $src ${secs}s after the kill: $(grep -iE "$pattern" "$d/sender.log" | head -1)"
+    else
+        row "$peer" "$scen" "$dir" FAIL "$got1" -
+        say "reset $snd -> $rcv: ${why[*]}; logs in $d"
+        tail -5 "$d/sender.log" "$d/receiver2.log" >&2 || true
+    fi
+}
+
+started=$(now)
+for cell in $cells; do
+    case $cell in
+        bulk-utpcat)
+            say "bulk $bulk_mib MiB: utpcat <-> ucat (scripts/interop-utpcat.sh)"
+            out=$(MODES="u2c c2u" UTPCAT=$utpcat WORK=$work/utpcat TIMEOUT=$timeout_s \
+                bash "$root/scripts/interop-utpcat.sh" "$bulk_mib" 2>/dev/null) || true
+            for m in u2c c2u; do
+                line=$(grep -E "^(PASS|FAIL) +$m " <<<"$out" || true)
+                dir=rutp-\>libutp; [[ $m == c2u ]] && dir=libutp-\>rutp
+                rate=$(awk '{ for (i = 2; i <= NF; i++) if ($i == "MiB/s") { print $(i - 1); exit } }' <<<"$line")
+                if [[ $line == PASS* ]]; then
+                    row "$peer_ucat" "bulk $bulk_mib MiB, utpcat, ucat with OS socket buffers" "$dir" PASS $((bulk_mib * 1048576)) "${rate:--}"
+                else
+                    row "$peer_ucat" "bulk $bulk_mib MiB, utpcat, ucat with OS socket buffers" "$dir" FAIL 0 "${rate:--}"
+                    say "$line"
+                fi
+            done ;;
+        bulk-netcat)
+            transfer "$peer_nc" "bulk $bulk_mib MiB, C API netcat, 4 MiB buffers" rutp-\>libutp nc-rutp nc-libutp "$bulk_mib" 0
+            transfer "$peer_nc" "bulk $bulk_mib MiB, C API netcat, 4 MiB buffers" libutp-\>rutp nc-libutp nc-rutp "$bulk_mib" 0 ;;
+        reset)
+            reset_cell "$peer_nc" rutp-\>libutp utpcat nc-libutp 'reset'
+            reset_cell "$peer_nc" rutp-\>libutp nc-rutp nc-libutp 'ECONNRESET'
+            reset_cell "$peer_nc" libutp-\>rutp nc-libutp utpcat 'ECONNRESET'
+            reset_cell "$peer_nc" libutp-\>rutp nc-libutp nc-rutp 'ECONNRESET' ;;
+        impaired)
+            scen="relay 50 ms RTT, 2 % loss, 2 % reorder, 0.5 % dup: $imp_mib MiB"
+            transfer "$peer_nc" "$scen, utpcat" rutp-\>libutp utpcat nc-libutp "$imp_mib" 1
+            transfer "$peer_nc" "$scen, utpcat" libutp-\>rutp nc-libutp utpcat "$imp_mib" 1
+            transfer "$peer_nc" "$scen, C API netcat" rutp-\>libutp nc-rutp nc-libutp "$imp_mib" 1
+            transfer "$peer_nc" "$scen, C API netcat" libutp-\>rutp nc-libutp nc-rutp "$imp_mib" 1 ;;
+        *) die "unknown cell $cell" ;;
+    esac
+done
+mv "$table.tmp" "$table"
+rm -f "$work"/in-*.bin
+say "$(awk -v a="$started" -v b="$(now)" 'BEGIN { printf "%.0f", b - a }') s; table in $table"
+if ((failures)); then
+    say "$failures cell(s) FAILED"
+    exit 1
+fi
