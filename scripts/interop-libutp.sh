@@ -39,6 +39,10 @@
 #   TIMEOUT=SECONDS   per transfer (default 60)
 #   SEED=N            the relay's seed (default 7)
 #   CELLS="..."       subset of: bulk-utpcat bulk-netcat reset impaired (default all)
+#   XFAIL="KEY ..."   cells whose result does not decide the exit status (known defects; the
+#                     table still says FAIL). Keys: bulk:u2c bulk:c2u, and KIND:SENDER-RECEIVER
+#                     with KIND bulk, reset or impaired and programs utpcat, nc-rutp, nc-libutp,
+#                     e.g. impaired:utpcat-nc-libutp
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -134,10 +138,16 @@ send() {
 
 failures=0
 : >"$table.tmp"
-row() { # PEER SCENARIO DIRECTION RESULT BYTES RATE
+known=0
+row() { # PEER SCENARIO DIRECTION RESULT BYTES RATE (the cell's key in $key)
     local line="interop | $1 | $2 | $3 | $4 | $5 | $6"
     echo "$line" | tee -a "$table.tmp"
-    [[ $4 == PASS ]] || failures=$((failures + 1))
+    if [[ " ${XFAIL:-} " == *" ${key:-} "* ]]; then
+        say "cell ${key} is listed in XFAIL: its $4 does not count"
+        [[ $4 == PASS ]] || known=$((known + 1))
+    elif [[ $4 != PASS ]]; then
+        failures=$((failures + 1))
+    fi
 }
 make_input() { # MiB -> $work/in-MiB.bin, sets $in and $want
     in=$work/in-$1.bin
@@ -149,6 +159,7 @@ make_input() { # MiB -> $work/in-MiB.bin, sets $in and $want
 transfer() {
     local peer=$1 scen=$2 dir=$3 snd=$4 rcv=$5 mib=$6 use_relay=$7
     local d=$work/$snd-to-$rcv-$mib-$use_relay bytes=$(($6 * 1048576))
+    key=$snd-$rcv; ((use_relay)) && key=impaired:$key || key=bulk:$key
     rm -rf "$d" && mkdir -p "$d"
     make_input "$mib"
     local out=$d/out.bin; : >"$out"
@@ -175,14 +186,14 @@ transfer() {
     local got ok=1 rate=-
     got=$(sha256sum <"$out" | cut -d' ' -f1)
     [[ $got == "$want" && $src == 0 && $rrc == 0 ]] || ok=0
-    [[ -n $t_data ]] && rate=$(awk -v a="$t0" -v b="$t_data" -v n="$mib" 'BEGIN { printf "%.1f", n / (b - a) }')
+    [[ -n $t_data ]] && rate=$(awk -v a="$t0" -v b="$t_data" -v n="$mib" 'BEGIN { r = n / (b - a); printf (r < 10 ? "%.2f" : "%.1f"), r }')
     if ((ok)); then
         row "$peer" "$scen" "$dir" PASS "$bytes" "$rate"
         rm -f "$out"
     else
         row "$peer" "$scen" "$dir" FAIL "$(stat -c %s "$out")" "$rate"
         say "sender $snd exit $src, receiver $rcv exit $rrc, sha256 $got (want $want); logs in $d"
-        tail -5 "$d/sender.log" "$d/receiver.log" >&2 || true
+        tail -n 5 "$d/sender.log" "$d/receiver.log" >&2 || true
     fi
     [[ -z $rlpid ]] || grep -h '^udp-relay: [cs]2[cs]' "$d/relay.log" >&2 || true
 }
@@ -194,6 +205,7 @@ reset_cell() {
     local d=$work/reset-$snd-to-$rcv
     rm -rf "$d" && mkdir -p "$d"
     local scen="RESET after receiver restart ($snd -> $rcv)"
+    key=reset:$snd-$rcv
     listen "$rcv" 0 "$d/out1.bin" "$d/receiver1.log"; local rpid=$bg port
     port=$(port_of "$d/receiver1.log" "$rpid") || { row "$peer" "$scen" "$dir" FAIL 0 -; return; }
     # Through an unimpaired relay, so that the ICMP "port unreachable" answering datagrams
@@ -239,7 +251,7 @@ reset_cell() {
     else
         row "$peer" "$scen" "$dir" FAIL "$got1" -
         say "reset $snd -> $rcv: ${why[*]}; logs in $d"
-        tail -5 "$d/sender.log" "$d/receiver2.log" >&2 || true
+        tail -n 5 "$d/sender.log" "$d/receiver2.log" >&2 || true
     fi
 }
 
@@ -251,6 +263,7 @@ for cell in $cells; do
             out=$(MODES="u2c c2u" UTPCAT=$utpcat WORK=$work/utpcat TIMEOUT=$timeout_s \
                 bash "$root/scripts/interop-utpcat.sh" "$bulk_mib" 2>/dev/null) || true
             for m in u2c c2u; do
+                key=bulk:$m
                 line=$(grep -E "^(PASS|FAIL) +$m " <<<"$out" || true)
                 dir=rutp-\>libutp; [[ $m == c2u ]] && dir=libutp-\>rutp
                 rate=$(awk '{ for (i = 2; i <= NF; i++) if ($i == "MiB/s") { print $(i - 1); exit } }' <<<"$line")
@@ -281,6 +294,7 @@ done
 mv "$table.tmp" "$table"
 rm -f "$work"/in-*.bin
 say "$(awk -v a="$started" -v b="$(now)" 'BEGIN { printf "%.0f", b - a }') s; table in $table"
+((known == 0)) || say "$known cell(s) failed as XFAIL expects (XFAIL=\"${XFAIL}\")"
 if ((failures)); then
     say "$failures cell(s) FAILED"
     exit 1

@@ -65,6 +65,15 @@ bash scripts/reference-libutp.sh target/reference-libutp
 bash scripts/interop-netcat.sh target/reference-libutp/libutp "$stage" 50
 bash scripts/compare-layouts.sh target/reference-libutp/libutp "$stage"
 
+step "udp-relay (the impairment relay): its choices and a loopback run"
+cargo test --locked --release --bin udp-relay --test udp_relay
+
+step "libutp interop matrix (issue 7): 100 MiB bulk, RESET, 4 MiB through udp-relay; table in target/interop/libutp.txt"
+# Known defect, kept visible in the table: utpcat exits 0 as soon as the socket's shutdown
+# grace ends, before its data is acknowledged; at 0.2 MiB/s (libutp through the lossy relay)
+# about 10-20 % of 4 MiB is still unsent then. The C API netcat on the same library passes.
+XFAIL="impaired:utpcat-nc-libutp" bash scripts/interop-libutp.sh
+
 step "real sockets, OS default socket buffers: ours vs the reference libutp (ratio printed)"
 # One short run: the transfers must succeed and be byte-exact. The ratio is printed, not
 # asserted: the reference's rate varies between runs (3.2-5.3 MiB/s measured, up to 9 MiB/s in
