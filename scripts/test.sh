@@ -71,7 +71,7 @@ cargo test --locked --release --bin udp-relay --test udp_relay
 step "libutp interop matrix (issue 7): 100 MiB bulk, RESET, 4 MiB through udp-relay; table in target/interop/libutp.txt"
 # Known defect, kept visible in the table: utpcat exits 0 as soon as the socket's shutdown
 # grace ends, before its data is acknowledged; at 0.2 MiB/s (libutp through the lossy relay)
-# about 10-20 % of 4 MiB is still unsent then. The C API netcat on the same library passes.
+# about 3-12 % of 4 MiB is still unacknowledged then. The C API netcat on the same library passes.
 XFAIL="impaired:utpcat-nc-libutp" bash scripts/interop-libutp.sh
 
 step "real sockets, OS default socket buffers: ours vs the reference libutp (ratio printed)"
