@@ -37,6 +37,7 @@
 #   BULK_MIB=N        bulk size (default 100)
 #   IMPAIRED_MIB=N    size through the relay (default 4)
 #   TIMEOUT=SECONDS   per transfer (default 60)
+#   IMPAIRED_TIMEOUT=SECONDS  per transfer through the relay (default 45; they take about 20 s)
 #   SEED=N            the relay's seed (default 7)
 #   CELLS="..."       subset of: bulk-utpcat bulk-netcat reset impaired (default all)
 #   XFAIL="KEY ..."   cells whose result does not decide the exit status (known defects; the
@@ -283,6 +284,7 @@ for cell in $cells; do
             reset_cell "$peer_nc" libutp-\>rutp nc-libutp utpcat 'ECONNRESET'
             reset_cell "$peer_nc" libutp-\>rutp nc-libutp nc-rutp 'ECONNRESET' ;;
         impaired)
+            timeout_s=${IMPAIRED_TIMEOUT:-45}
             scen="relay 50 ms RTT, 2 % loss, 2 % reorder, 0.5 % dup: $imp_mib MiB"
             transfer "$peer_nc" "$scen, utpcat" rutp-\>libutp utpcat nc-libutp "$imp_mib" 1
             transfer "$peer_nc" "$scen, utpcat" libutp-\>rutp nc-libutp utpcat "$imp_mib" 1
