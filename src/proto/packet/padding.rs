@@ -1,20 +1,24 @@
-//! Padding for path-MTU probes: a header followed by a chain of extensions of a type nobody
-//! interprets, so that a probe reaches a chosen size without carrying stream data.
+//! Padding for path-MTU probes: a header followed by a chain of extensions nobody interprets, so
+//! that a probe reaches a chosen size without carrying stream data.
 //!
 //! A probe carries no payload, so when it is lost (the point of a probe that is too big) it is
 //! resent as a plain empty data packet, which any path carries; a probe carrying data would have
-//! to be resent at its too-big size, which a path that drops fragments never delivers. Receivers
-//! skip extension types they do not know by their length: libutp's `utp_process_incoming`, its
-//! ports and libtorrent's `utp_stream` all walk the chain that way, as our decoder does. Each
+//! to be resent at its too-big size, which a path that drops fragments never delivers. Each
 //! extension holds at most 255 body bytes, so a probe carries a chain of them.
+//!
+//! The padding extensions are of type 2, BEP 29's "extension bits", which every implementation
+//! accepts and none interprets beyond the SYN: libutp rejects a packet whose *first* extension
+//! type is 3 or more (its version check in `utp_process_udp`, seen in the interop suite: every
+//! probe padded with an unknown type was dropped), and walks the rest of the chain skipping
+//! every type but the selective ACK; libtorrent's `utp_stream` skips every type it does not
+//! know; our decoder skips type 2 whatever its length.
 
 use super::error::EncodeError;
-use super::ext::{EXT_NONE, EXT_PREFIX_LEN};
+use super::ext::{EXT_EXTENSION_BITS, EXT_NONE, EXT_PREFIX_LEN};
 use super::header::{Header, HEADER_LEN};
 
-/// Extension type of probe padding. Our own choice: far from the types in use (1 selective ACK,
-/// 2 extension bits, 3 close reason), so that no implementation gives it a meaning.
-pub const EXT_PADDING: u8 = 0xFE;
+/// Extension type of probe padding: 2, "extension bits" (see the module documentation).
+pub const EXT_PADDING: u8 = EXT_EXTENSION_BITS;
 
 /// Largest body of one extension (its length is one byte).
 const MAX_BODY: usize = u8::MAX as usize;
