@@ -59,18 +59,10 @@ peer_ucat="libutp 2.5.3 (ucat)"
 peer_nc="libutp 2.5.3 (utp_netcat.c)"
 relay_opts=(--delay-ms 25 --loss 0.02 --reorder 0.02 --reorder-ms 10 --dup 0.005 --spare-first 3)
 
-say() { printf 'interop-libutp: %s\n' "$*" >&2; }
-die() { say "error: $*"; exit 1; }
-
-# --- background processes are always cleaned up ---------------------------------------------
-pids=()
-cleanup() {
-    local p
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+tag=interop-libutp
+# say, die, and background processes cleaned up on exit
+# shellcheck source=scripts/lib-procs.sh
+source "$root/scripts/lib-procs.sh"
 
 # --- programs ----------------------------------------------------------------------------------
 mkdir -p "$work"

@@ -37,18 +37,10 @@ cc=${CC:-gcc}
 work=${WORK:-$root/target/interop-netcat}
 src=$root/examples/c/utp_netcat.c
 
-say() { printf 'interop-netcat: %s\n' "$*" >&2; }
-die() { say "error: $*"; exit 1; }
-
-# --- background processes are always cleaned up ---------------------------------------------
-pids=()
-cleanup() {
-    local p
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+tag=interop-netcat
+# say, die, and background processes cleaned up on exit
+# shellcheck source=scripts/lib-procs.sh
+source "$root/scripts/lib-procs.sh"
 
 # --- locate headers and library ---------------------------------------------------------------
 # prints "INCDIR LIBDIR" for a library directory

@@ -49,18 +49,10 @@ runs=${RUNS:-1}
 work=${WORK:-$root/target/interop-utpcat}
 bytes=$((mib * 1048576))
 
-say() { printf 'interop-utpcat: %s\n' "$*" >&2; }
-die() { say "error: $*"; exit 1; }
-
-# --- background processes are always cleaned up ---------------------------------------------
-pids=()
-cleanup() {
-    local p
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+tag=interop-utpcat
+# say, die, and background processes cleaned up on exit
+# shellcheck source=scripts/lib-procs.sh
+source "$root/scripts/lib-procs.sh"
 
 # --- the two programs -------------------------------------------------------------------------
 if [[ -n ${UTPCAT:-} ]]; then
