@@ -712,47 +712,54 @@ impl Connection {
         // window probes being dropped, not a dead path (RFC 9293 section 3.8.6.1).
         let probing_closed_window = self.peer_window < self.packet_size && self.heard_since_timeout;
         self.heard_since_timeout = false;
-        if probing_closed_window {
-            // Flow control, not congestion: the peer dropped what did not fit its full buffer.
-            // The window stays as it is for when the reader catches up; the probe is resent
-            // after a backed-off timeout.
-            self.consecutive_timeouts = 0;
-            self.stats.timeouts += 1;
-            self.rtt.backoff();
-            self.send.mark_all_lost();
-            self.timers.set(Timer::Retransmit, now + self.rtt.rto());
-            return;
-        }
-        self.consecutive_timeouts += 1;
-        let limit = if self.state == State::SynSent {
-            self.config.max_syn_retransmits
+        // Flow control, not congestion, when probing a closed window: the peer dropped what did
+        // not fit its full buffer. The window stays as it is for when the reader catches up and
+        // the probe is resent after a backed-off timeout; the timeout does not count towards
+        // giving up.
+        let congestion = !probing_closed_window;
+        if congestion {
+            self.consecutive_timeouts += 1;
+            let limit = if self.state == State::SynSent {
+                self.config.max_syn_retransmits
+            } else {
+                self.config.max_retransmits
+            };
+            if self.consecutive_timeouts > limit {
+                let error = ConnectionError::TimedOut;
+                self.fail(now, error, events);
+                return;
+            }
+            if self.consecutive_timeouts == 1 {
+                self.window_before_timeouts = self.cc.window();
+            }
         } else {
-            self.config.max_retransmits
-        };
-        if self.consecutive_timeouts > limit {
-            let error = ConnectionError::TimedOut;
-            self.fail(now, error, events);
-            return;
+            self.consecutive_timeouts = 0;
         }
         self.stats.timeouts += 1;
-        if self.consecutive_timeouts == 1 {
-            self.window_before_timeouts = self.cc.window();
-        }
         log::debug!(
-            "connection to {} (id {}): retransmission timeout {} ({} packets outstanding)",
+            "connection to {} (id {}): retransmission timeout {} ({} packets outstanding{})",
             self.remote,
             self.recv_id,
             self.consecutive_timeouts,
-            self.send.len()
+            self.send.len(),
+            if congestion {
+                ""
+            } else {
+                ", peer window closed"
+            }
         );
         self.rtt.backoff();
-        self.cc.on_timeout(now);
-        self.recovery_end = Some(self.send.next_seq());
-        self.undescribed = 0;
+        if congestion {
+            self.cc.on_timeout(now);
+            self.recovery_end = Some(self.send.next_seq());
+            self.undescribed = 0;
+        }
         self.send.mark_all_lost();
-        self.dup_acks = 0;
-        if self.state == State::Connected {
-            self.check_black_hole();
+        if congestion {
+            self.dup_acks = 0;
+            if self.state == State::Connected {
+                self.check_black_hole();
+            }
         }
         self.timers.set(Timer::Retransmit, now + self.rtt.rto());
     }

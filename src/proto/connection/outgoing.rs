@@ -163,8 +163,8 @@ impl Connection {
         if self.send.len() >= MAX_PACKETS_IN_FLIGHT {
             return None;
         }
-        self.cc.validate(now, self.send.in_flight());
         let in_flight = self.send.in_flight();
+        self.cc.validate(now, in_flight);
         let window = self.send_window();
         let fits = in_flight + len + HEADER_LEN <= window;
         // With nothing in flight one packet may always go (a window below one packet would
