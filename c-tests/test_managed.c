@@ -443,6 +443,35 @@ static void case_destroy_joins(void) {
     CHECK_EQ(utp_managed_set_threads(0), 0);
 }
 
+static void case_flush(void) {
+    struct sockaddr_in a_addr, b_addr;
+    utp_context *a = managed(&a_addr), *b = managed(&b_addr);
+    utp_socket *c, *s;
+    connect_pair(a, b, &b_addr, &c, &s);
+    CHECK_EQ(utp_managed_flush(NULL, 0), -EINVAL);
+    CHECK_EQ(utp_managed_flush(c, 5000), 0); /* nothing written yet */
+    /* b does not read (pull mode: its window closes at its receive buffer, 1 MiB), so part of
+       1.5 MiB stays unacknowledged. */
+    const size_t bytes = 3u << 19;
+    struct job w = {c, 5, bytes, 0, 0};
+    writer(&w);
+    CHECK_EQ(w.result, bytes);
+    CHECK_EQ(utp_managed_flush(c, 0), -EAGAIN);
+    CHECK_EQ(utp_managed_flush(c, 300), -EAGAIN);
+    /* Our FIN after the data; once b reads everything, the data and the FIN are acknowledged. */
+    utp_shutdown(c, SHUT_WR);
+    struct job r = {s, 5, 0, 0, 0};
+    pthread_t t;
+    CHECK_EQ(pthread_create(&t, NULL, reader, &r), 0);
+    CHECK_EQ(utp_managed_flush(c, 20000), 0);
+    pthread_join(t, NULL);
+    CHECK_EQ(r.result, bytes);
+    /* Everything is at b: a may go at once and b still has it all. */
+    CHECK_EQ(utp_managed_destroy(a), 0);
+    utp_close(s);
+    CHECK_EQ(utp_managed_destroy(b), 0);
+}
+
 int main(int argc, char **argv) {
     static const struct {
         const char *name;
@@ -451,6 +480,7 @@ int main(int argc, char **argv) {
         {"pull_transfer", case_pull_transfer}, {"two_threads", case_two_threads},
         {"callbacks", case_callbacks},         {"errors", case_errors},
         {"udp_handler", case_udp_handler},     {"destroy_joins", case_destroy_joins},
+        {"flush", case_flush},
     };
     if (argc != 2) {
         fprintf(stderr, "usage: %s <case>\n", argv[0]);

@@ -343,7 +343,7 @@ fn receive(bind: SocketAddr, out_path: &str) -> Result<()> {
                 match event {
                     Event::Connected => last_progress = now(),
                     Event::Readable | Event::Eof => readable = true,
-                    Event::Writable => {}
+                    Event::Writable | Event::Flushed => {}
                     Event::Error(e) => return Err(format!("connection failed: {e}").into()),
                     Event::Closed => closed = true,
                 }
@@ -447,8 +447,8 @@ fn send(peer: SocketAddr, in_path: &str) -> Result<()> {
                         last_progress = now();
                         writable = true;
                     }
-                    // The receiver sends no data.
-                    Event::Readable | Event::Eof => {}
+                    // The receiver sends no data; nothing here asks for Flushed.
+                    Event::Readable | Event::Eof | Event::Flushed => {}
                     Event::Error(e) => return Err(format!("connection failed: {e}").into()),
                     Event::Closed => closed_at = Some(now()),
                 }

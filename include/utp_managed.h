@@ -122,6 +122,19 @@ ssize_t utp_managed_read(utp_socket *s, void *buf, size_t len, int timeout_ms);
 ssize_t utp_managed_write(utp_socket *s, const void *buf, size_t len, int timeout_ms);
 
 /**
+ * `utp_managed_flush`: waits until the peer has acknowledged every byte written on `s`, and
+ * our FIN too after `utp_shutdown(s, SHUT_WR)`. Returns 0 then; `-EAGAIN` if `timeout_ms`
+ * passes first (at once for 0; negative waits without limit); the connection's error
+ * (`-ECONNRESET`, `-ETIMEDOUT`, ...) if it fails meanwhile. Call it before
+ * `utp_managed_destroy` or exiting when the data must arrive: a destroyed context gives
+ * unacknowledged data only a short grace.
+ *
+ * # Safety
+ * `s` must be NULL or a socket of this library.
+ */
+int utp_managed_flush(utp_socket *s, int timeout_ms);
+
+/**
  * `utp_managed_set_udp_handler`: `handler(user, buf, len, from, fromlen)` receives every
  * datagram on the context's socket that is not uTP (a DHT sharing the port, say), on the
  * runtime's thread with the context's lock held. NULL removes it.

@@ -401,6 +401,39 @@ impl UtpStream {
         result.map_err(|e| stream_error(e, &st, h))
     }
 
+    /// Finishes our direction: shuts the write side down (our FIN after the data written) and
+    /// blocks until the peer has acknowledged every byte and the FIN. After `Ok` the data is at
+    /// the peer, even if this process exits at once; dropping the stream or its socket gives
+    /// unacknowledged data only [`SHUTDOWN_GRACE`]. Reading goes on. Bounded by the write
+    /// timeout (`TimedOut` when it passes first); fails as a write does if the connection fails
+    /// or the socket is closed meanwhile.
+    pub fn finish(&self) -> io::Result<()> {
+        let inner = &self.inner;
+        let deadline = deadline(*inner.write_timeout.lock());
+        let h = inner.handle;
+        let mut st = inner.shared.state.lock();
+        st.endpoint
+            .shutdown(h)
+            .map_err(|e| stream_error(e, &st, h))?;
+        pump(&inner.shared, &mut st);
+        loop {
+            match st.endpoint.poll_flushed(h) {
+                Ok(true) => return Ok(()),
+                Ok(false) => {}
+                Err(e) => return Err(stream_error(e, &st, h)),
+            }
+            if st.closing || st.stopped {
+                return Err(not_connected());
+            }
+            if !self.wait(&mut st, deadline) {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "finish timed out before the peer acknowledged everything",
+                ));
+            }
+        }
+    }
+
     /// The connection's counters.
     pub fn stats(&self) -> io::Result<ConnectionStats> {
         let st = self.inner.shared.state.lock();

@@ -170,6 +170,26 @@ impl AsyncUtpStream {
         }
     }
 
+    /// Shuts the write side and reports whether the peer acknowledged everything, registering
+    /// for `Flushed` (woken as a writer) while it has not.
+    fn poll_finish(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let (shared, h) = self.stream.parts();
+        let mut st = shared.state.lock();
+        if let Err(e) = st.endpoint.shutdown(h) {
+            return Poll::Ready(Err(stream_error(e, &st, h)));
+        }
+        pump(shared, &mut st);
+        match st.endpoint.poll_flushed(h) {
+            Ok(true) => Poll::Ready(Ok(())),
+            Ok(false) if st.closing || st.stopped => Poll::Ready(Err(not_connected())),
+            Ok(false) => {
+                st.wakers.register(h, Interest::Write, cx.waker());
+                Poll::Pending
+            }
+            Err(e) => Poll::Ready(Err(stream_error(e, &st, h))),
+        }
+    }
+
     /// Queues what fits in the send buffer, or registers for `Writable` when it is full.
     fn poll_write_inner(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         if buf.is_empty() {
@@ -218,9 +238,11 @@ impl AsyncWrite for &AsyncUtpStream {
         Poll::Ready(Ok(()))
     }
 
-    /// Shuts down the write side: our FIN follows the data written. Reading goes on.
-    fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(self.shutdown(Shutdown::Write))
+    /// Finishes our direction: shuts the write side down (our FIN follows the data written)
+    /// and completes once the peer has acknowledged every byte and the FIN, as
+    /// [`crate::stream::UtpStream::finish`] does. Reading goes on.
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.poll_finish(cx)
     }
 }
 

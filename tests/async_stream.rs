@@ -348,3 +348,54 @@ async fn dropping_the_socket_wakes_pending_reads() {
         .unwrap();
     assert_eq!(eof.unwrap(), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn close_completes_only_once_a_slow_reader_has_everything() {
+    use utp::proto::Config;
+    use utp::stream::{SocketOptions, SHUTDOWN_GRACE};
+    // The reader holds at most 64 KiB and starts reading after longer than a dropped socket's
+    // grace: data still in flight then would be lost by a writer that exits.
+    let defaults = SocketOptions::default();
+    let small = SocketOptions {
+        config: Config {
+            recv_buffer: 64 * 1024,
+            max_recv_buffer: 64 * 1024,
+            ..defaults.config.clone()
+        },
+        ..defaults
+    };
+    let server = AsyncUtpSocket::bind_with(localhost(), small).unwrap();
+    let addr = server.local_addr().unwrap();
+    let pause = SHUTDOWN_GRACE + Duration::from_secs(1);
+    let reader = tokio::spawn(async move {
+        let (stream, _) = server.accept().await.unwrap();
+        sleep(pause).await;
+        let started = Instant::now();
+        let mut got = Vec::new();
+        stream.compat().read_to_end(&mut got).await.unwrap();
+        (got, started)
+    });
+    let data = pattern(21, 512 * 1024);
+    let client = AsyncUtpSocket::bind(localhost()).unwrap();
+    let stream = client.connect(addr).await.unwrap();
+    let mut w = stream.compat();
+    timeout(STEP, async {
+        w.write_all(&data).await.unwrap();
+        w.shutdown().await.unwrap();
+    })
+    .await
+    .expect("close completed");
+    let closed = Instant::now();
+    drop((w, client));
+    let (got, reading_started) = timeout(STEP, reader).await.unwrap().unwrap();
+    assert!(
+        got == data,
+        "{} of {} bytes, or corrupted",
+        got.len(),
+        data.len()
+    );
+    assert!(
+        closed >= reading_started,
+        "close completed before the reader had started reading"
+    );
+}

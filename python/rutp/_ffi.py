@@ -103,6 +103,7 @@ PROTOTYPES: Dict[str, Tuple[object, List[object]]] = {
     "utp_managed_accept": (c_int, [_ctx, c_int, POINTER(_sock)]),
     "utp_managed_read": (c_ssize_t, [_sock, c_void_p, c_size_t, c_int]),
     "utp_managed_write": (c_ssize_t, [_sock, c_void_p, c_size_t, c_int]),
+    "utp_managed_flush": (c_int, [_sock, c_int]),
     "utp_managed_set_udp_handler": (c_int, [_ctx, utp_managed_udp_handler, c_void_p]),
     "utp_managed_sendto": (c_ssize_t, [_ctx, c_void_p, c_size_t, _addr, socklen_t]),
     "utp_managed_set_threads": (c_int, [c_int]),

@@ -90,7 +90,7 @@ class Stream:
         """Queues as much of ``data`` as fits; the number of bytes taken (at least 1).
 
         Blocks (within the timeout) until there is room. Queued bytes are delivered even if the
-        stream is closed right after.
+        stream is closed right after (:meth:`finish` waits until they are).
         """
         if flags != 0:
             raise ValueError("flags are not supported")
@@ -183,8 +183,28 @@ class Stream:
         with self._handle.context.enter(self._handle):
             _ffi.lib.utp_shutdown(self._handle.pointer, how)
 
+    def finish(self) -> None:
+        """Sends our FIN after the queued data (as ``shutdown(SHUT_WR)``) and waits until the
+        peer has acknowledged every byte and the FIN, within the stream's timeout. Once it
+        returns the data is at the peer even if the program exits at once; closing the
+        :class:`Socket` or exiting earlier gives data in flight only a short grace. Reading
+        goes on. Raises the connection's error if it fails meanwhile."""
+        if self._handle.closed:
+            raise _errors.closed()
+        self.shutdown(_socket.SHUT_WR)
+        flush = _ffi.lib.utp_managed_flush
+
+        def attempt(ms: int) -> int:
+            with self._handle.context.enter(self._handle):
+                return int(flush(self._handle.pointer, ms))
+
+        rc = _calls.sliced(self._timeout, attempt)
+        if rc < 0:
+            raise _errors.error(rc)
+
     def close(self) -> None:
-        """Closes gracefully: queued data and our FIN still go out. Idempotent."""
+        """Closes gracefully: queued data and our FIN still go out while the :class:`Socket`
+        lives (:meth:`finish` waits for them). Idempotent."""
         self._finalizer()
 
     def getpeername(self) -> Address:

@@ -9,7 +9,8 @@
 //!
 //! Standard input is sent over a single uTP connection and whatever arrives is written to
 //! standard output. A helper thread copies stdin to the stream and, at end of input, shuts the
-//! stream's write side down (our FIN); the main thread copies the stream to stdout until the
+//! stream's write side down (our FIN) and waits until the peer acknowledged all of it
+//! ([`UtpStream::finish`]); the main thread copies the stream to stdout until the
 //! peer's FIN. Once both directions are finished the connection is closed and the program exits.
 //!
 //! Differences from `ucat`:
@@ -31,7 +32,7 @@
 
 use std::fs::File;
 use std::io::{self, IsTerminal, Read, Write};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::AsFd;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -344,9 +345,9 @@ fn send_stdin(stream: &UtpStream, chunk: usize, progress: &AtomicU64) -> io::Res
         total += n as u64;
         progress.store(total, Ordering::Relaxed);
     }
-    stream
-        .shutdown(Shutdown::Write)
-        .map_err(|e| context("shutdown", e))?;
+    // Our FIN, then wait until the peer acknowledged everything: exiting earlier would lose
+    // what is still in flight.
+    stream.finish().map_err(|e| context("finish", e))?;
     Ok(total)
 }
 
@@ -567,7 +568,7 @@ fn run(opts: &Options) -> io::Result<()> {
             let sent = send_stdin(&sender, chunk, &sender_counters.sent);
             if debug_level >= 1 {
                 match &sent {
-                    Ok(n) => eprintln!("utpcat: end of stdin after {n} bytes, write side shut"),
+                    Ok(n) => eprintln!("utpcat: end of stdin after {n} bytes, all acknowledged"),
                     Err(e) => eprintln!("utpcat: sending stopped: {e}"),
                 }
             }

@@ -203,7 +203,8 @@ impl UtpContext {
                     self.reading = Some(h);
                     return self.next_step(now, outermost);
                 }
-                Event::Readable => {}
+                // libutp has no such callback; nothing in the C API asks for it.
+                Event::Readable | Event::Flushed => {}
                 Event::Writable => {
                     return Step::State {
                         socket,

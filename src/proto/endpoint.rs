@@ -638,6 +638,14 @@ impl Endpoint {
         Ok(())
     }
 
+    /// Whether the peer has acknowledged every byte written on the connection (and our FIN,
+    /// after [`Endpoint::shutdown`]). When not yet, `Event::Flushed` is reported once it has;
+    /// a connection that fails first reports its `Event::Error` instead, and this returns the
+    /// error once it failed.
+    pub fn poll_flushed(&mut self, handle: ConnectionHandle) -> Result<bool, StreamError> {
+        self.connection_mut(handle)?.poll_flushed()
+    }
+
     /// Closes gracefully; `Event::Closed` follows once the FIN is acknowledged (or at once if
     /// the connection never got established or already failed).
     pub fn close(&mut self, now: Instant, handle: ConnectionHandle) -> Result<(), StreamError> {

@@ -17,6 +17,9 @@ pub enum Event {
     Eof,
     /// The connection failed; reported once.
     Error(ConnectionError),
+    /// The peer acknowledged every byte written (and our FIN, after a write shutdown). Reported
+    /// once per [`crate::proto::Endpoint::poll_flushed`] that found data still unacknowledged.
+    Flushed,
     /// The connection is gone for the application: its handle is invalid from now on. Always the
     /// last event of a connection.
     Closed,

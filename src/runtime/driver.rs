@@ -132,7 +132,7 @@ impl State {
                 Event::Eof => c.eof = true,
                 Event::Error(e) => c.error = Some(e),
                 Event::Closed => c.closed = true,
-                Event::Readable | Event::Writable => {}
+                Event::Readable | Event::Writable | Event::Flushed => {}
             }
             if c.closed && c.dropped {
                 self.conns.remove(&h);

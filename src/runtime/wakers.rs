@@ -110,7 +110,7 @@ impl Wakers {
         };
         match event {
             Event::Readable | Event::Eof => c.read.wake(),
-            Event::Writable => c.write.wake(),
+            Event::Writable | Event::Flushed => c.write.wake(),
             Event::Connected => c.connect.wake(),
             Event::Error(_) | Event::Closed => c.wake_all(),
         }

@@ -546,6 +546,45 @@ pub unsafe extern "C" fn utp_managed_write(
     })
 }
 
+/// `utp_managed_flush`: waits until the peer has acknowledged every byte written on `s`, and
+/// our FIN too after `utp_shutdown(s, SHUT_WR)`. Returns 0 then; `-EAGAIN` if `timeout_ms`
+/// passes first (at once for 0; negative waits without limit); the connection's error
+/// (`-ECONNRESET`, `-ETIMEDOUT`, ...) if it fails meanwhile. Call it before
+/// `utp_managed_destroy` or exiting when the data must arrive: a destroyed context gives
+/// unacknowledged data only a short grace.
+///
+/// # Safety
+/// `s` must be NULL or a socket of this library.
+#[no_mangle]
+pub unsafe extern "C" fn utp_managed_flush(s: *mut UtpSocket, timeout_ms: c_int) -> c_int {
+    guard(-libc::EINVAL, || {
+        let Some(m) = of_socket(s) else {
+            return -libc::EINVAL;
+        };
+        let outcome = retry(&m, timeout_ms, |_| {
+            // SAFETY: lock held; `s` is NULL-checked and marker-checked by `live`.
+            unsafe {
+                let Some(sock) = live(s) else {
+                    return Some(-libc::ENOTCONN);
+                };
+                let Some(h) = sock.handle else {
+                    return Some(-libc::ENOTCONN);
+                };
+                match (*sock.ctx).endpoint.poll_flushed(h) {
+                    Ok(true) => Some(0),
+                    Ok(false) => None,
+                    Err(e) => Some(stream_errno(e, s)),
+                }
+            }
+        });
+        match outcome {
+            Ok(Some(code)) => code,
+            Ok(None) => -libc::EAGAIN,
+            Err(e) => e,
+        }
+    })
+}
+
 /// `utp_managed_set_udp_handler`: `handler(user, buf, len, from, fromlen)` receives every
 /// datagram on the context's socket that is not uTP (a DHT sharing the port, say), on the
 /// runtime's thread with the context's lock held. NULL removes it.

@@ -293,6 +293,9 @@ impl Connection {
         }
         if acked.fin_acked {
             self.fin_acked = true;
+        }
+        self.check_flushed(events);
+        if acked.fin_acked {
             self.check_close(now, events);
         }
         if self.write_blocked && self.state == State::Connected && self.send_space() > 0 {

@@ -136,6 +136,8 @@ pub struct Connection {
     reo_wnd_mult: u32,
 
     write_shutdown: bool,
+    /// `Event::Flushed` is owed once everything written is acknowledged.
+    flush_wanted: bool,
     fin_sent: bool,
     fin_acked: bool,
     eof_reported: bool,
@@ -245,6 +247,7 @@ impl Connection {
             reordering_seen: false,
             reo_wnd_mult: 1,
             write_shutdown: false,
+            flush_wanted: false,
             fin_sent: false,
             fin_acked: false,
             eof_reported: false,
@@ -526,6 +529,30 @@ impl Connection {
     /// Shuts down our sending side: a FIN follows the data already written.
     pub fn shutdown_write(&mut self) {
         self.write_shutdown = true;
+    }
+
+    /// Whether the peer acknowledged every byte written, and our FIN after a write shutdown.
+    fn is_flushed(&self) -> bool {
+        self.unsent.is_empty() && self.send.is_empty() && (!self.write_shutdown || self.fin_acked)
+    }
+
+    /// Whether everything written is acknowledged; if not, `Event::Flushed` is owed for when it
+    /// is. A failed connection never will be: its error.
+    pub fn poll_flushed(&mut self) -> Result<bool, StreamError> {
+        if let Some(e) = self.error {
+            return Err(StreamError::Connection(e));
+        }
+        let flushed = self.is_flushed();
+        self.flush_wanted = !flushed;
+        Ok(flushed)
+    }
+
+    /// Reports `Event::Flushed` if it is owed and due (after an acknowledgement).
+    fn check_flushed(&mut self, events: &mut EventQueue) {
+        if self.flush_wanted && self.is_flushed() {
+            self.flush_wanted = false;
+            events.push_back((self.handle, Event::Flushed));
+        }
     }
 
     /// Closes the connection gracefully: our FIN follows the data already written, incoming

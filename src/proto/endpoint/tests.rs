@@ -3,6 +3,7 @@
 use super::*;
 use crate::proto::packet::{encode, Extensions, Header, PacketType};
 use crate::proto::time::WireTime;
+use crate::proto::ConnectionError;
 use proptest::prelude::*;
 
 fn addr(s: &str) -> SocketAddr {
@@ -471,4 +472,79 @@ fn flush_acks_answers_each_connection_that_received_data_once() {
     assert_eq!(drain(&mut eb, now).len(), 1, "flushed: one ACK");
     eb.flush_acks();
     assert!(drain(&mut eb, now).is_empty(), "nothing new: no second ACK");
+}
+
+/// Runs both endpoints' timers up to `until` (the delayed ACK among them), moving what they
+/// send.
+fn run_until(ea: &mut Endpoint, eb: &mut Endpoint, mut now: Instant, until: Instant) {
+    while now < until {
+        exchange(ea, eb, now);
+        let next = [ea.poll_timeout(), eb.poll_timeout()]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(until);
+        now = next.min(until).max(now + Duration::from_micros(1));
+        ea.handle_timeout(now);
+        eb.handle_timeout(now);
+    }
+    exchange(ea, eb, now);
+}
+
+#[test]
+fn flushed_is_reported_once_everything_written_and_the_fin_are_acknowledged() {
+    let (mut ea, mut eb, ha, hb) = connected_pair();
+    let t0 = Instant::from_micros(2_000_000);
+    assert_eq!(ea.poll_flushed(ha), Ok(true), "nothing written yet");
+    assert_eq!(ea.write(ha, &[7u8; 5000]), Ok(5000));
+    assert_eq!(ea.poll_flushed(ha), Ok(false), "nothing sent yet");
+    run_until(&mut ea, &mut eb, t0, t0 + Duration::from_secs(1));
+    let flushed = |e: &mut Endpoint| {
+        std::iter::from_fn(|| e.poll_event())
+            .filter(|&(h, ev)| h == ha && ev == Event::Flushed)
+            .count()
+    };
+    assert_eq!(flushed(&mut ea), 1, "one Flushed for one poll_flushed");
+    assert_eq!(ea.poll_flushed(ha), Ok(true));
+
+    // After a write shutdown the FIN must be acknowledged too: false until the peer
+    // acknowledged it, and that poll owes one more event.
+    ea.shutdown(ha).expect("shutdown");
+    assert_eq!(
+        ea.poll_flushed(ha),
+        Ok(false),
+        "the FIN is not acknowledged yet"
+    );
+    let t1 = t0 + Duration::from_secs(1);
+    run_until(&mut ea, &mut eb, t1, t1 + Duration::from_secs(1));
+    assert_eq!(flushed(&mut ea), 1);
+    assert_eq!(ea.poll_flushed(ha), Ok(true));
+    let mut buf = [0u8; 8192];
+    let mut got = 0;
+    while let Ok(n @ 1..) = eb.read(hb, &mut buf) {
+        got += n;
+    }
+    assert_eq!(got, 5000);
+    assert_eq!(eb.read(hb, &mut buf), Ok(0), "EOF after the data");
+}
+
+#[test]
+fn poll_flushed_reports_a_failed_connection() {
+    let (mut ea, mut eb, ha, hb) = connected_pair();
+    let now = Instant::from_micros(2_000_000);
+    assert_eq!(ea.write(ha, b"never acknowledged"), Ok(18));
+    assert_eq!(ea.poll_flushed(ha), Ok(false));
+    // The peer resets instead of acknowledging.
+    eb.abort(now, hb).expect("abort");
+    exchange(&mut ea, &mut eb, now);
+    let events: Vec<_> = std::iter::from_fn(|| ea.poll_event()).collect();
+    assert!(
+        events.contains(&(ha, Event::Error(ConnectionError::Reset))),
+        "{events:?}"
+    );
+    assert!(!events.contains(&(ha, Event::Flushed)), "{events:?}");
+    assert_eq!(
+        ea.poll_flushed(ha),
+        Err(StreamError::Connection(ConnectionError::Reset))
+    );
 }
