@@ -46,7 +46,7 @@ cargo test --locked --features sim --test scenarios -- --nocapture 2>&1 | tee ta
 grep -q '^test result: ok' target/scenarios.log
 
 step "managed runtime over loopback UDP (Rust stream API)"
-cargo test --locked --release --test stream --test stream_shutdown --test stream_peer_killed --test held_sends --test stream_pmtu
+cargo test --locked --release --test stream --test stream_shutdown --test stream_peer_killed --test held_sends --test stream_pmtu --test stream_finish
 
 step "async streams (feature async) over loopback UDP, on tokio"
 cargo test --locked --features async --test async_stream
