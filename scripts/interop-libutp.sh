@@ -19,6 +19,12 @@
 #              so that no ICMP "port unreachable" reaches it in the gap between kill and restart
 #              (both libraries fail a connection on one). Both rutp programs (utpcat, C netcat)
 #              meet the reference netcat.
+#   In bulk and impaired cells our sender's final path MTU (utpcat --stats "mtu", utp_netcat's
+#   "mtu_guess") must be above the 1232-byte start: the reference acknowledged our padded
+#   path-MTU probes (src/proto/packet/padding.rs).
+#   python     the Python package (rutp.Socket/Stream) against the reference netcat: BULK_MIB
+#              each way with an orderly close, and RESET after a receiver restart both ways
+#              (python/interop/test_libutp.py; its lines go to libutp-python.txt and this table)
 #   impaired   IMPAIRED_MIB through udp-relay (src/bin/udp-relay.rs): 25 ms each way (50 ms RTT),
 #              2 % loss, 2 % of datagrams held back 10 ms (reordering), 0.5 % duplicated, each
 #              direction; the first 3 datagrams each way are spared from loss (the reference
@@ -39,7 +45,7 @@
 #   TIMEOUT=SECONDS   per transfer (default 60)
 #   IMPAIRED_TIMEOUT=SECONDS  per transfer through the relay (default 45; they take about 20 s)
 #   SEED=N            the relay's seed (default 7)
-#   CELLS="..."       subset of: bulk-utpcat bulk-netcat reset impaired (default all)
+#   CELLS="..."       subset of: bulk-utpcat bulk-netcat reset impaired python (default all)
 #   XFAIL="KEY ..."   cells whose result does not decide the exit status (known defects; the
 #                     table still says FAIL). Keys: bulk:u2c bulk:c2u, and KIND:SENDER-RECEIVER
 #                     with KIND bulk, reset or impaired and programs utpcat, nc-rutp, nc-libutp,
@@ -51,7 +57,7 @@ bulk_mib=${BULK_MIB:-100}
 imp_mib=${IMPAIRED_MIB:-4}
 timeout_s=${TIMEOUT:-60}
 seed=${SEED:-7}
-cells=${CELLS:-bulk-utpcat bulk-netcat reset impaired}
+cells=${CELLS:-bulk-utpcat bulk-netcat reset impaired python}
 sockbuf=4194304
 work=$root/target/interop/libutp-run
 table=$root/target/interop/libutp.txt
@@ -176,9 +182,19 @@ transfer() {
     wait "$rpid" || rrc=$?
     if [[ -n $rlpid ]]; then kill -TERM "$rlpid" 2>/dev/null || true; wait "$rlpid" || true; fi
     pids=()
-    local got ok=1 rate=-
+    local got ok=1 rate=- mtu
     got=$(sha256sum <"$out" | cut -d' ' -f1)
     [[ $got == "$want" && $src == 0 && $rrc == 0 ]] || ok=0
+    # Our sender's path-MTU search must have climbed above its 1232-byte start: loopback
+    # carries any size, so staying there means the reference never acknowledged our probes.
+    if [[ $snd != nc-libutp ]]; then
+        mtu=$(grep -ohE '(mtu|mtu_guess) [0-9]+' "$d/sender.log" | tail -1 | awk '{ print $2 }')
+        say "$snd -> $rcv: our final path MTU ${mtu:-unknown}"
+        if [[ -z $mtu ]] || ((mtu <= 1232)); then
+            say "$snd -> $rcv: path MTU ${mtu:-unknown}: the reference acknowledged none of our probes"
+            ok=0
+        fi
+    fi
     [[ -n $t_data ]] && rate=$(awk -v a="$t0" -v b="$t_data" -v n="$mib" 'BEGIN { r = n / (b - a); printf (r < 10 ? "%.2f" : "%.1f"), r }')
     if ((ok)); then
         row "$peer" "$scen" "$dir" PASS "$bytes" "$rate"
@@ -248,6 +264,18 @@ reset_cell() {
     fi
 }
 
+# python PEER: the Python package's cells (python/interop/test_libutp.py) in a venv with our
+# package installed; they write target/interop/libutp-python.txt.
+python_cells() {
+    local tag=interop-libutp
+    # shellcheck source=scripts/lib-venv.sh
+    (cd "$root" && source scripts/lib-venv.sh && rutp_library && rutp_venv "$root/target/interop-venv" pytest &&
+        rm -f "$root/target/interop/libutp-python.txt" &&
+        RUTP_LIBRARY="$library" RUTP_NC_LIBUTP="$work/nc-libutp" RUTP_UDP_RELAY="$relay" \
+        RUTP_INTEROP_DIR="$root/target/interop" BULK_MIB="$bulk_mib" \
+        "$python" -m pytest python/interop/test_libutp.py -q -s -p no:cacheprovider)
+}
+
 started=$(now)
 for cell in $cells; do
     case $cell in
@@ -282,6 +310,13 @@ for cell in $cells; do
             transfer "$peer_nc" "$scen, utpcat" libutp-\>rutp nc-libutp utpcat "$imp_mib" 1
             transfer "$peer_nc" "$scen, C API netcat" rutp-\>libutp nc-rutp nc-libutp "$imp_mib" 1
             transfer "$peer_nc" "$scen, C API netcat" libutp-\>rutp nc-libutp nc-rutp "$imp_mib" 1 ;;
+        python)
+            key=python
+            if ! python_cells; then
+                failures=$((failures + 1))
+                say "the Python package's cells failed (python/interop/test_libutp.py)"
+            fi
+            cat "$root/target/interop/libutp-python.txt" >>"$table.tmp" 2>/dev/null || true ;;
         *) die "unknown cell $cell" ;;
     esac
 done

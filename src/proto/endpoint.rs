@@ -799,6 +799,8 @@ impl Endpoint {
 }
 
 #[cfg(test)]
+mod extension_tests;
+#[cfg(test)]
 mod pmtu_tests;
 #[cfg(test)]
 mod tests;

@@ -51,6 +51,9 @@ pub struct ConnectionStats {
     /// The path-MTU search has not converged (it probes only while data waits to be sent, so
     /// a connection that only receives stays here); false with discovery off.
     pub pmtu_searching: bool,
+    /// The reason code the peer gave for closing (libtorrent's close-reason extension, sent
+    /// with its FIN or RESET), if it sent one.
+    pub peer_close_reason: Option<u16>,
 }
 
 /// Per-endpoint counters. The size buckets are libutp's (`utp_context_stats`): datagram lengths

@@ -39,6 +39,11 @@ impl Connection {
         let header = &packet.header;
         self.stats.packets_received += 1;
         self.last_received_at = Some(now);
+        if packet.close_reason.is_some() {
+            // libtorrent's close-reason extension (with a FIN or RESET): informational, kept
+            // for the application.
+            self.stats.peer_close_reason = packet.close_reason;
+        }
 
         if self.state == State::Closed {
             // Lingering: keep acknowledging the peer's retransmissions (of its FIN above all).

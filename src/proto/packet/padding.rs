@@ -6,33 +6,51 @@
 //! to be resent at its too-big size, which a path that drops fragments never delivers. Each
 //! extension holds at most 255 body bytes, so a probe carries a chain of them.
 //!
-//! The padding extensions are of type 2, BEP 29's "extension bits", which every implementation
-//! accepts and none interprets beyond the SYN: libutp rejects a packet whose *first* extension
-//! type is 3 or more (its version check in `utp_process_udp`, seen in the interop suite: every
-//! probe padded with an unknown type was dropped), and walks the rest of the chain skipping
-//! every type but the selective ACK; libtorrent's `utp_stream` skips every type it does not
-//! know; our decoder skips type 2 whatever its length.
+//! The chain has to pass the peers' checks. libutp (`utp_internal.cpp`) drops a packet whose
+//! *first* extension type is 3 or more (its version check, `UTP_Version`) and one carrying an
+//! "extension bits" extension (type 2) whose length is not exactly 8; it skips every other type
+//! while walking the chain, as libtorrent's `utp_stream` and our decoder do. So the chain
+//! starts with one 8-byte type-2 extension of zeros (what a SYN without extension bits would
+//! carry) and continues with [`EXT_PADDING`] extensions of up to 255 bytes. Both rules were
+//! found by the interop suite: probes padded otherwise were never acknowledged by libutp, and
+//! the path MTU towards it stayed at the 1232-byte floor.
 
 use super::error::EncodeError;
 use super::ext::{EXT_EXTENSION_BITS, EXT_NONE, EXT_PREFIX_LEN};
 use super::header::{Header, HEADER_LEN};
 
-/// Extension type of probe padding: 2, "extension bits" (see the module documentation).
-pub const EXT_PADDING: u8 = EXT_EXTENSION_BITS;
+/// Extension type of the padding after the first extension: one that no implementation we know
+/// assigns a meaning (BEP 29 defines 1 and 2; libtorrent uses 3 for its close reason).
+pub const EXT_PADDING: u8 = 0xFE;
+
+/// Length of the "extension bits" body, the only one libutp accepts.
+const EXTENSION_BITS_LEN: usize = 8;
 
 /// Largest body of one extension (its length is one byte).
 const MAX_BODY: usize = u8::MAX as usize;
 
+/// Shortest padded packet: a header and the leading extension-bits extension.
+pub const MIN_PADDED_LEN: usize = HEADER_LEN + EXT_PREFIX_LEN + EXTENSION_BITS_LEN;
+
 /// Writes `header` followed by padding extensions so that the result is exactly `len` bytes,
-/// and returns `len`. The packet has no payload. Fails when `len` is shorter than a header plus
-/// one empty extension or longer than `out`.
+/// and returns `len`. The packet has no payload. Fails when `len` is shorter than
+/// [`MIN_PADDED_LEN`], is `MIN_PADDED_LEN + 1` (one byte cannot hold an extension), or is longer
+/// than `out`.
 pub fn encode_padded(header: &Header, len: usize, out: &mut [u8]) -> Result<usize, EncodeError> {
-    if len < HEADER_LEN + EXT_PREFIX_LEN {
+    if len < MIN_PADDED_LEN || len == MIN_PADDED_LEN + 1 {
         return Err(EncodeError::BufferTooSmall);
     }
     let out = out.get_mut(..len).ok_or(EncodeError::BufferTooSmall)?;
-    let (head, mut chain) = out.split_at_mut(HEADER_LEN);
-    head.copy_from_slice(&header.to_bytes(EXT_PADDING));
+    let (head, rest) = out.split_at_mut(HEADER_LEN);
+    head.copy_from_slice(&header.to_bytes(EXT_EXTENSION_BITS));
+    let (bits, mut chain) = rest.split_at_mut(EXT_PREFIX_LEN + EXTENSION_BITS_LEN);
+    bits[0] = if chain.is_empty() {
+        EXT_NONE
+    } else {
+        EXT_PADDING
+    };
+    bits[1] = EXTENSION_BITS_LEN as u8;
+    bits[EXT_PREFIX_LEN..].fill(0);
     while !chain.is_empty() {
         let left = chain.len() - EXT_PREFIX_LEN;
         let mut body = left.min(MAX_BODY);
@@ -40,12 +58,7 @@ pub fn encode_padded(header: &Header, len: usize, out: &mut [u8]) -> Result<usiz
         if left - body == 1 {
             body -= 1;
         }
-        let rest_after = left - body;
-        let next = if rest_after == 0 {
-            EXT_NONE
-        } else {
-            EXT_PADDING
-        };
+        let next = if left == body { EXT_NONE } else { EXT_PADDING };
         let (ext, rest) = chain.split_at_mut(EXT_PREFIX_LEN + body);
         ext[0] = next;
         ext[1] = body as u8;
@@ -74,11 +87,38 @@ mod tests {
         }
     }
 
+    /// libutp's checks of a packet's extensions (`UTP_Version` and the extension loop of
+    /// `utp_process_incoming`): the first type below 3, every type-2 body exactly 8 bytes, no
+    /// selective ACK (a probe must not acknowledge anything), every length within the packet.
+    fn libutp_accepts(packet: &[u8]) -> bool {
+        let mut ext = packet[1];
+        if ext >= 3 {
+            return false;
+        }
+        let mut at = HEADER_LEN;
+        while ext != EXT_NONE {
+            let Some(&[next, len]) = packet
+                .get(at..at + 2)
+                .map(|p| <&[u8; 2]>::try_from(p).unwrap())
+            else {
+                return false;
+            };
+            let len = usize::from(len);
+            if packet.len() < at + 2 + len || ext == 1 || (ext == 2 && len != 8) {
+                return false;
+            }
+            at += 2 + len;
+            ext = next;
+        }
+        at == packet.len()
+    }
+
     #[test]
-    fn every_length_decodes_as_an_empty_data_packet() {
+    fn every_length_decodes_as_an_empty_data_packet_that_libutp_accepts() {
         let mut buf = vec![0xAA; 2000];
-        for len in 22..2000 {
+        for len in (MIN_PADDED_LEN..2000).filter(|&l| l != MIN_PADDED_LEN + 1) {
             assert_eq!(encode_padded(&header(), len, &mut buf), Ok(len));
+            assert!(libutp_accepts(&buf[..len]), "{len}: {:?}", &buf[..40]);
             let p = Packet::decode(&buf[..len]).unwrap_or_else(|e| panic!("{len}: {e}"));
             assert_eq!(p.header, header());
             assert!(p.payload.is_empty(), "{len}: payload {}", p.payload.len());
@@ -89,10 +129,13 @@ mod tests {
     #[test]
     fn too_short_or_too_long_is_refused() {
         let mut buf = [0; 100];
-        assert_eq!(
-            encode_padded(&header(), 21, &mut buf),
-            Err(EncodeError::BufferTooSmall)
-        );
+        for len in [21, MIN_PADDED_LEN - 1, MIN_PADDED_LEN + 1] {
+            assert_eq!(
+                encode_padded(&header(), len, &mut buf),
+                Err(EncodeError::BufferTooSmall),
+                "{len}"
+            );
+        }
         assert_eq!(
             encode_padded(&header(), 101, &mut buf),
             Err(EncodeError::BufferTooSmall)
