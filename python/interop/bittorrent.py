@@ -1,8 +1,8 @@
 """A minimal BitTorrent peer (BEP 3) over a ``rutp.Stream``: enough to download a single-file
 v1 torrent from a real client and to seed one to it.
 
-Not part of the installed package: the interop suite uses it to speak to libtorrent over our
-uTP. It implements:
+Not part of the installed package: the interop suite uses it to speak to libtorrent and
+Transmission over our uTP. It implements:
 
 - bencode (BEP 3 "bencoding"): :func:`bencode`, :func:`bdecode`;
 - the metainfo file (BEP 3 "metainfo files"): :class:`Metainfo`, whose info-hash is the SHA-1
@@ -243,6 +243,24 @@ class Wire:
 
 
 @dataclass
+class DownloadProgress:
+    """When each phase of a download began (``time.monotonic()``; None: not reached yet).
+
+    Filled in as the download goes, so a caller still has it when :func:`download` raises:
+    e.g. to tell a connection the peer closed before it ever unchoked us from one that broke
+    during the transfer.
+    """
+
+    handshake_at: Optional[float] = None  # the peer's handshake arrived
+    interested_at: Optional[float] = None  # we sent interested
+    unchoked_at: Optional[float] = None  # the peer's first unchoke arrived
+    first_block_at: Optional[float] = None
+    last_block_at: Optional[float] = None
+    blocks: int = 0
+    chokes: int = 0  # chokes after the first unchoke
+
+
+@dataclass
 class DownloadResult:
     data: bytearray
     remote: Handshake
@@ -250,23 +268,32 @@ class DownloadResult:
     seconds: float
     pieces_verified: int
     messages: Dict[int, int] = field(default_factory=dict)
+    progress: DownloadProgress = field(default_factory=DownloadProgress)
 
 
 def download(
-    stream: Any, meta: Metainfo, pipeline: int = 64, timeout: float = 30.0
+    stream: Any,
+    meta: Metainfo,
+    pipeline: int = 64,
+    timeout: float = 30.0,
+    progress: Optional[DownloadProgress] = None,
 ) -> DownloadResult:
     """Downloads every piece of ``meta`` over ``stream`` (we are the initiator and speak first).
 
     Requests go out in 16 KiB blocks with up to ``pipeline`` outstanding; each piece is checked
     against its SHA-1 as soon as its last block arrives. A choke drops the outstanding requests
     (BEP 3: the peer discards them), which are asked again after the next unchoke. ``timeout``
-    bounds every single read. Raises :class:`ProtocolError` on a bad hash or message.
+    bounds every single read. Raises :class:`ProtocolError` on a bad hash or message. The
+    phases' times go into ``progress`` (a fresh one when None), which the result carries.
     """
+    if progress is None:
+        progress = DownloadProgress()
     started = time.monotonic()
     wire = Wire(stream, timeout)
     wire.send(handshake(meta.info_hash, new_peer_id()))
     remote = wire.read_handshake()
-    handshake_seconds = time.monotonic() - started
+    progress.handshake_at = time.monotonic()
+    handshake_seconds = progress.handshake_at - started
     if remote.info_hash != meta.info_hash:
         raise ProtocolError("peer answered with another info-hash")
 
@@ -312,7 +339,11 @@ def download(
             peer_has[index] = 1
         elif message_id == UNCHOKE:
             unchoked = True
+            if progress.unchoked_at is None:
+                progress.unchoked_at = time.monotonic()
         elif message_id == CHOKE:
+            if progress.unchoked_at is not None:
+                progress.chokes += 1
             unchoked = False
             blocks.extendleft(sorted(outstanding, reverse=True))
             outstanding.clear()
@@ -322,6 +353,10 @@ def download(
             if block not in outstanding:
                 raise ProtocolError(f"unrequested block {block}")
             outstanding.remove(block)
+            progress.last_block_at = time.monotonic()
+            if progress.first_block_at is None:
+                progress.first_block_at = progress.last_block_at
+            progress.blocks += 1
             offset = index * meta.piece_length + begin
             view[offset : offset + block[2]] = payload[8:]
             missing_in_piece[index] -= 1
@@ -335,6 +370,7 @@ def download(
         if not interested and any(peer_has):
             wire.send(message(INTERESTED))
             interested = True
+            progress.interested_at = time.monotonic()
         if unchoked:
             refill()
 
@@ -347,6 +383,7 @@ def download(
         seconds=time.monotonic() - started,
         pieces_verified=verified,
         messages=counts,
+        progress=progress,
     )
 
 
