@@ -101,6 +101,9 @@ CARGO_TARGET_DIR="$PWD/target" bash scripts/test-python.sh
 step "interop: BitTorrent over our uTP with libtorrent 2.1.x (PyPI) both ways, 64 MiB, uTP only"
 CARGO_TARGET_DIR="$PWD/target" bash scripts/interop-libtorrent.sh
 
+step "interop: BitTorrent over our uTP from a Transmission 3.00 seeder (Debian transmission-cli), 16 MiB"
+CARGO_TARGET_DIR="$PWD/target" bash scripts/interop-transmission.sh
+
 step "udp-relay (the impairment relay): its choices and a loopback run"
 cargo test --locked --release --bin udp-relay --test udp_relay
 
