@@ -25,7 +25,7 @@
 #   python     the Python package (rutp.Socket/Stream) against the reference netcat: BULK_MIB
 #              each way with an orderly close, and RESET after a receiver restart both ways
 #              (python/interop/test_libutp.py; its lines go to libutp-python.txt and this table)
-#   impaired   IMPAIRED_MIB through udp-relay (src/bin/udp-relay.rs): 25 ms each way (50 ms RTT),
+#   impaired   IMPAIRED_MIB through udp-relay (src/bin/udp-relay/main.rs): 25 ms each way (50 ms RTT),
 #              2 % loss, 2 % of datagrams held back 10 ms (reordering), 0.5 % duplicated, each
 #              direction; the first 3 datagrams each way are spared from loss (the reference
 #              answers a SYN only once, so a lost SYN-ACK would fail any initiator). Byte-exact,

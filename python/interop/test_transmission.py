@@ -371,6 +371,9 @@ def test_rutp_downloads_every_piece_from_a_transmission_seeder(tmp_path: Path) -
             assert peer["isEncrypted"] is False, peer
             assert view["uploadedEver"] >= SIZE, view["uploadedEver"]
             assert stats.bytes_received >= SIZE, stats
+            # Transmission's libutp acknowledged our path-MTU probes: the size rose above the
+            # 1232-byte start (loopback carries any size).
+            assert stats.mtu > 1232, f"our path MTU stayed at {stats.mtu}: probes were not acknowledged"
 
             progress = result.progress
             assert progress.unchoked_at is not None and progress.interested_at is not None

@@ -193,12 +193,17 @@ impl Connection {
     /// Arms [`Timer::Pmtu`]: the probe's deadline, or the raise time of a converged search.
     pub(super) fn arm_pmtu_timer(&mut self, now: Instant) {
         if let Some(seq) = self.probe_seq {
-            // Two round trips and the peer's delayed ACK: RACK usually judges the probe first,
-            // since data follows it. Our own choice.
+            // Two round trips and our delayed ACK, but never less than the retransmission
+            // timeout: RACK usually judges the probe first, since data follows it, so this only
+            // decides a probe at the tail. The RTO floor matters when the round-trip estimate
+            // comes from the handshake alone and the peer delays its ACKs longer than we do:
+            // Transmission 3.00 acknowledged probes after 120 ms and more on a loopback path of
+            // 0.2 ms, so a shorter deadline declared every probe lost (interop suite). Our own
+            // choice.
             let srtt = self.rtt.srtt().unwrap_or(self.config.initial_rto);
             let sent = self.send.get(seq).map_or(now, |p| p.last_sent);
-            self.timers
-                .set(Timer::Pmtu, sent + srtt * 2 + self.config.delayed_ack);
+            let wait = (srtt * 2 + self.config.delayed_ack).max(self.rtt.rto());
+            self.timers.set(Timer::Pmtu, sent + wait);
         } else if let Some(at) = self.pmtu.raise_at().filter(|&at| at > now) {
             self.timers.set(Timer::Pmtu, at);
         } else {

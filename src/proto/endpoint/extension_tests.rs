@@ -1,9 +1,12 @@
-//! Extensions other implementations send us: a selective ACK longer than the 4 bytes libutp
-//! uses (libtorrent sends up to its whole reorder window) and libtorrent's close reason. The
+//! Extensions other implementations send us: selective ACKs of other lengths than libutp's 4
+//! bytes (libtorrent sends the bytes it needs: 1 to 3 early in a loss episode, more for a long
+//! reorder window) and libtorrent's close reason. The
 //! packets are real ones re-encoded with the extension a peer would have put there.
 
 use super::*;
-use crate::proto::packet::{encode, sack_set_bit, Extensions, PacketType};
+use crate::proto::packet::{
+    encode, sack_set_bit, Extensions, PacketType, EXT_NONE, EXT_SELECTIVE_ACK, HEADER_LEN,
+};
 
 fn a() -> SocketAddr {
     "10.0.0.1:1000".parse().expect("address")
@@ -93,8 +96,30 @@ fn warm_up(
     panic!("warm-up transfer did not finish: {read} of {total} bytes");
 }
 
+/// `datagram` with its extensions replaced by a selective ACK of `mask`, spliced in byte by
+/// byte (our encoder sends only multiples of 4 bytes).
+fn with_raw_selective_ack(datagram: &[u8], mask: &[u8]) -> Vec<u8> {
+    let mut out = with_extensions(datagram, &Extensions::default());
+    out[1] = EXT_SELECTIVE_ACK;
+    let len = u8::try_from(mask.len()).expect("short mask");
+    let ext: Vec<u8> = [EXT_NONE, len].iter().chain(mask).copied().collect();
+    out.splice(HEADER_LEN..HEADER_LEN, ext);
+    out
+}
+
 #[test]
 fn an_eight_byte_selective_ack_is_honoured() {
+    selective_ack_of_length_is_honoured(8);
+}
+
+#[test]
+fn a_one_byte_selective_ack_as_libtorrent_sends_is_honoured() {
+    selective_ack_of_length_is_honoured(1);
+}
+
+/// B's acknowledgement of everything but the first packet of a flight, re-encoded with a mask
+/// of `len` bytes (as many bits set as fit), makes A resend exactly the first packet.
+fn selective_ack_of_length_is_honoured(len: usize) {
     let (mut ea, mut eb, ha, hb) = connected_pair();
     let t = warm_up(&mut ea, &mut eb, ha, hb);
     while ea.poll_event().is_some() {}
@@ -131,18 +156,12 @@ fn an_eight_byte_selective_ack_is_honoured() {
         first.add(u16::MAX),
         "nothing acknowledged in order"
     );
-    // The same selective ACK in 8 bytes: bit i is packet ack_nr + 2 + i.
-    let mut mask = [0u8; 8];
-    for i in 0..sent.len() - 1 {
+    // The same selective ACK in `len` bytes: bit i is packet ack_nr + 2 + i.
+    let mut mask = vec![0u8; len];
+    for i in 0..(sent.len() - 1).min(8 * len) {
         sack_set_bit(&mut mask, i);
     }
-    let long = with_extensions(
-        state,
-        &Extensions {
-            selective_ack: Some(&mask),
-            close_reason: None,
-        },
-    );
+    let long = with_raw_selective_ack(state, &mask);
     let before = ea.connection_stats(ha).expect("stats");
     ea.handle_datagram(t, b(), &long);
     let resent = drain(&mut ea, t);

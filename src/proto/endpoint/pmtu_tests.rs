@@ -174,3 +174,30 @@ fn without_discovery_packets_are_the_maximum_size_and_nothing_is_df() {
     let s = ea.connection_stats(ha).expect("stats");
     assert_eq!((s.mtu, s.pmtu_searching), (1402, false));
 }
+
+#[test]
+fn a_probe_is_not_lost_while_a_slow_acking_peer_has_not_answered_within_the_rto() {
+    // Transmission 3.00 acknowledged after 120 ms and more on a path with a 0.2 ms round trip:
+    // a probe deadline of two round trips declared every probe lost, and the search never
+    // left the base size. A small write (a BitTorrent request) makes the probe a tail probe.
+    let (mut ea, mut eb, ha) = pair();
+    ea.write(ha, &[7; 100]).expect("write");
+    let sent = drain(&mut ea, ms(10));
+    assert!(sent.iter().any(|(_, df)| *df), "a probe went out");
+    let mut resent = Vec::new();
+    for t in (15..=160).step_by(5) {
+        ea.handle_timeout(ms(t));
+        resent.extend(drain(&mut ea, ms(t)));
+    }
+    let s = ea.connection_stats(ha).expect("stats");
+    assert_eq!(
+        s.pmtu_probes_lost, 0,
+        "the probe was given up within 150 ms"
+    );
+    assert!(resent.is_empty(), "{} datagrams resent", resent.len());
+    // The peer's late ACK covers the probe: the size rises.
+    deliver(&mut ea, &mut eb, ms(160), &sent);
+    let s = ea.connection_stats(ha).expect("stats");
+    assert_eq!(s.pmtu_probes_lost, 0);
+    assert_eq!(s.mtu, 1472, "the probed size is in use");
+}

@@ -2,8 +2,13 @@
 //!
 //! The mask acknowledges packets received out of order past `ack_nr`. Bit `i` stands for packet
 //! `ack_nr + 2 + i`; `ack_nr + 1` is not in the mask, since it is by definition missing. Bits run
-//! least significant first within a byte, and byte `k` holds bits `8k..8k+7` (BEP 29). The mask
-//! length is a non-zero multiple of 4 bytes (BEP 29 requires it; libutp always sends 4).
+//! least significant first within a byte, and byte `k` holds bits `8k..8k+7` (BEP 29).
+//!
+//! BEP 29 makes the length a non-zero multiple of 4 bytes, and libutp always sends 4; we send
+//! multiples of 4 too. libtorrent 2.x, though, sends the bytes it needs, 1 to 3 early in a loss
+//! episode (seen on the wire in the interop suite). Dropping those packets lost every ACK
+//! libtorrent sent after a loss, until its connection timed out, so a received mask of any
+//! length from 1 to 255 bytes is accepted.
 
 use super::error::DecodeError;
 
@@ -19,6 +24,11 @@ pub(super) const fn valid_mask_len(len: usize) -> bool {
     len != 0 && len % MASK_GRANULE == 0 && len <= MAX_MASK_LEN
 }
 
+/// True when `len` is acceptable in a received mask: any length an extension can have but 0.
+pub(super) const fn valid_received_len(len: usize) -> bool {
+    len != 0 && len <= u8::MAX as usize
+}
+
 /// A view of a received selective-ACK bitmask (extension type 1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SelectiveAck<'a> {
@@ -26,11 +36,11 @@ pub struct SelectiveAck<'a> {
 }
 
 impl<'a> SelectiveAck<'a> {
-    /// Wraps `mask`, which must be a non-zero multiple of 4 bytes long and fit an extension
-    /// (at most 252 bytes). Otherwise returns [`DecodeError::BadSelectiveAckLength`] with the
-    /// length, saturated at 255.
+    /// Wraps a received `mask`, which must be 1 to 255 bytes long (any length an extension can
+    /// carry; see the module documentation for why not only multiples of 4). Otherwise
+    /// returns [`DecodeError::BadSelectiveAckLength`] with the length, saturated at 255.
     pub fn new(mask: &'a [u8]) -> Result<Self, DecodeError> {
-        if valid_mask_len(mask.len()) {
+        if valid_received_len(mask.len()) {
             Ok(SelectiveAck { mask })
         } else {
             let len = u8::try_from(mask.len()).unwrap_or(u8::MAX);

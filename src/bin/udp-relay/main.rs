@@ -35,9 +35,13 @@
 //! This is a binary of the package (not an example) so that integration tests can run the real
 //! program through Cargo's `CARGO_BIN_EXE_udp-relay`, as scripts do with `target/release`.
 
+mod wire;
+
 use std::collections::BinaryHeap;
-use std::io::{self, Read};
+use std::fs::File;
+use std::io::{self, BufWriter, Read, Write};
 use std::net::{SocketAddr, UdpSocket};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -71,6 +75,7 @@ usage: udp-relay --listen ADDR --to ADDR [options]
   --sockbuf BYTES     SO_RCVBUF/SO_SNDBUF of both sockets (default 4194304)
   --duration S        exit after S seconds
   --exit-on-eof       exit when stdin reaches end of input
+  --log FILE          one line per datagram: time (us), direction, fate, length, uTP header
 ";
 
 /// A deterministic pseudo-random stream (SplitMix64), enough for test impairments.
@@ -221,6 +226,7 @@ struct Options {
     sockbuf: usize,
     duration: Option<Duration>,
     exit_on_eof: bool,
+    log: Option<PathBuf>,
 }
 
 fn parse_value<T: FromStr>(name: &str, v: Option<String>) -> Result<T, String> {
@@ -261,6 +267,7 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Options, String>
     let mut sockbuf = DEFAULT_SOCKBUF;
     let mut duration = None;
     let mut exit_on_eof = false;
+    let mut log = None;
     let mut it = args.into_iter();
     while let Some(arg) = it.next() {
         let Some(name) = arg.strip_prefix("--") else {
@@ -280,6 +287,7 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Options, String>
                 duration = Some(Duration::from_secs_f64(s));
             }
             "exit-on-eof" => exit_on_eof = true,
+            "log" => log = Some(parse_value::<PathBuf>("--log", it.next())?),
             _ => {
                 let v = it.next();
                 if let Some(key) = name.strip_prefix("c2s-") {
@@ -317,6 +325,7 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Options, String>
         sockbuf,
         duration,
         exit_on_eof,
+        log,
     })
 }
 
@@ -345,9 +354,41 @@ struct Direction {
     rng: Rng,
     counters: Arc<Counters>,
     stop: Arc<AtomicBool>,
+    /// "c2s" or "s2c", for the log.
+    name: &'static str,
+    /// Packet types and extensions seen (printed at exit).
+    tally: Arc<Mutex<wire::Tally>>,
+    /// `--log`, shared by both directions, with the relay's start time.
+    log: Option<(Arc<Mutex<BufWriter<File>>>, Instant)>,
 }
 
 impl Direction {
+    /// Counts the datagram and writes its `--log` line.
+    fn observe(&self, datagram: &[u8], fate: &Fate) {
+        self.tally
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .add(datagram);
+        if let Some((log, started)) = &self.log {
+            let verdict = match (fate.sends.len(), fate.held_back) {
+                (0, _) => "drop",
+                (1, false) => "fwd",
+                (1, true) => "held",
+                (_, _) => "dup",
+            };
+            let what =
+                wire::inspect(datagram).map_or_else(|| "not uTP".to_string(), |s| s.describe());
+            let mut out = log.lock().unwrap_or_else(|e| e.into_inner());
+            let _ = writeln!(
+                out,
+                "{} {} {verdict} {} {what}",
+                now().duration_since(*started).as_micros(),
+                self.name,
+                datagram.len()
+            );
+        }
+    }
+
     fn run(mut self) -> io::Result<()> {
         let mut queue = BinaryHeap::new();
         let mut buf = vec![0u8; MAX_DATAGRAM];
@@ -404,6 +445,7 @@ impl Direction {
             if fate.sends.is_empty() && arrivals < self.spare_first {
                 fate.sends.push(self.imp.delay);
             }
+            self.observe(&buf[..n], &fate);
             let arrived = now();
             match fate.sends.len() {
                 0 => {
@@ -467,6 +509,17 @@ fn run(opts: Options) -> io::Result<()> {
         opts.to
     );
 
+    let log = match &opts.log {
+        Some(path) => Some((
+            Arc::new(Mutex::new(BufWriter::new(File::create(path)?))),
+            now(),
+        )),
+        None => None,
+    };
+    let tallies = [
+        Arc::new(Mutex::new(wire::Tally::default())),
+        Arc::new(Mutex::new(wire::Tally::default())),
+    ];
     let client = Arc::new(Mutex::new(None));
     let stop = Arc::new(AtomicBool::new(false));
     let c2s_counters = Arc::new(Counters::default());
@@ -481,6 +534,9 @@ fn run(opts: Options) -> io::Result<()> {
         rng: Rng::new(opts.seed ^ 0xC25),
         counters: c2s_counters.clone(),
         stop: stop.clone(),
+        name: "c2s",
+        tally: tallies[0].clone(),
+        log: log.clone(),
     };
     let s2c = Direction {
         from: back,
@@ -492,6 +548,9 @@ fn run(opts: Options) -> io::Result<()> {
         rng: Rng::new(opts.seed ^ 0x52C),
         counters: s2c_counters.clone(),
         stop: stop.clone(),
+        name: "s2c",
+        tally: tallies[1].clone(),
+        log: log.clone(),
     };
     let workers = [
         thread::spawn(move || c2s.run()),
@@ -539,6 +598,13 @@ fn run(opts: Options) -> io::Result<()> {
     }
     print_counters("c2s", &c2s_counters);
     print_counters("s2c", &s2c_counters);
+    for (name, tally) in ["c2s", "s2c"].iter().zip(&tallies) {
+        let summary = tally.lock().unwrap_or_else(|e| e.into_inner()).summary();
+        eprintln!("udp-relay: {name} {summary}");
+    }
+    if let Some((log, _)) = log {
+        log.lock().unwrap_or_else(|e| e.into_inner()).flush()?;
+    }
     result
 }
 
