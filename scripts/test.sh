@@ -98,14 +98,14 @@ bash scripts/tsan-managed.sh
 step "Python package: pip install into a venv, pytest (callback API, ctypes layer, header sync)"
 CARGO_TARGET_DIR="$PWD/target" bash scripts/test-python.sh
 
-step "interop: BitTorrent over our uTP with libtorrent 2.1.x (PyPI) both ways, 64 MiB, uTP only"
+step "udp-relay (the impairment relay): its choices and a loopback run"
+cargo test --locked --release --bin udp-relay --test udp_relay
+
+step "interop: BitTorrent over our uTP with libtorrent 2.1.x (PyPI) both ways, 64 MiB direct and 4 MiB through udp-relay (50 ms RTT, 2 % loss), uTP only"
 CARGO_TARGET_DIR="$PWD/target" bash scripts/interop-libtorrent.sh
 
 step "interop: BitTorrent over our uTP from a Transmission 3.00 seeder (Debian transmission-cli), 16 MiB"
 CARGO_TARGET_DIR="$PWD/target" bash scripts/interop-transmission.sh
-
-step "udp-relay (the impairment relay): its choices and a loopback run"
-cargo test --locked --release --bin udp-relay --test udp_relay
 
 step "libutp interop matrix (issue 7): 100 MiB bulk, RESET, 4 MiB through udp-relay; table in target/interop/libutp.txt"
 # Intermittent (1 of 7 runs of the cell): libutp's netcat sending to ours through the relay stalled at
