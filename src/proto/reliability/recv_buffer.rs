@@ -9,6 +9,11 @@
 //! * Bytes held (`readable` plus reorder payloads) stay within the capacity plus one packet of
 //!   slack: one packet past a full buffer is accepted so that a zero-window probe is not lost
 //!   for want of a few bytes.
+//! * Packets out of order are stored only within the capacity: the slack stays free for the
+//!   packet that fills the gap. Otherwise a sender that overruns our window (libutp does not
+//!   count selectively acknowledged packets against it) fills the buffer with data that cannot
+//!   be read, the gap's retransmissions find no room, and the connection stalls for good (seen
+//!   as an intermittent stall of the reference libutp sending to us through a lossy relay).
 
 use crate::proto::seq::SeqNr;
 use std::collections::VecDeque;
@@ -161,7 +166,12 @@ impl RecvBuffer {
             return Inserted::Dropped;
         }
         let stored_len = if self.discard { 0 } else { payload.len() };
-        if stored_len > 0 && self.buffered() + stored_len > self.capacity + self.slack {
+        let room = if ahead == 0 {
+            self.capacity + self.slack
+        } else {
+            self.capacity
+        };
+        if stored_len > 0 && self.buffered() + stored_len > room {
             return Inserted::Dropped;
         }
         if fin {
@@ -333,6 +343,30 @@ mod tests {
         );
         assert!(b.fin_reached());
         assert_eq!(b.readable_len(), 2);
+    }
+
+    #[test]
+    fn packets_out_of_order_leave_room_for_the_one_that_fills_the_gap() {
+        // A sender beyond our window fills the buffer with packets behind a gap.
+        let mut b = RecvBuffer::new(4000, 1000, SeqNr(0));
+        let mut stored = 0;
+        for seq in 2..20 {
+            if b.insert(SeqNr(seq), &[seq as u8; 1000], false) == Inserted::OutOfOrder {
+                stored += 1;
+            }
+        }
+        assert_eq!(stored, 4, "out-of-order data only up to the capacity");
+        // The gap's packet still fits, and everything stored becomes readable.
+        assert_eq!(
+            b.insert(SeqNr(1), &[1; 1000], false),
+            Inserted::InOrder { advanced: 5 }
+        );
+        let mut sink = [0u8; 8192];
+        assert_eq!(b.read(&mut sink), 5000);
+        assert!(sink[..5000]
+            .chunks(1000)
+            .zip(1u8..)
+            .all(|(c, v)| c.iter().all(|&x| x == v)));
     }
 
     #[test]
