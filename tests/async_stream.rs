@@ -351,19 +351,10 @@ async fn dropping_the_socket_wakes_pending_reads() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn close_completes_only_once_a_slow_reader_has_everything() {
-    use utp::proto::Config;
-    use utp::stream::{SocketOptions, SHUTDOWN_GRACE};
+    use utp::stream::SHUTDOWN_GRACE;
     // The reader holds at most 64 KiB and starts reading after longer than a dropped socket's
     // grace: data still in flight then would be lost by a writer that exits.
-    let defaults = SocketOptions::default();
-    let small = SocketOptions {
-        config: Config {
-            recv_buffer: 64 * 1024,
-            max_recv_buffer: 64 * 1024,
-            ..defaults.config.clone()
-        },
-        ..defaults
-    };
+    let small = common::fixed_receive_buffer(64 * 1024);
     let server = AsyncUtpSocket::bind_with(localhost(), small).unwrap();
     let addr = server.local_addr().unwrap();
     let pause = SHUTDOWN_GRACE + Duration::from_secs(1);

@@ -10,21 +10,11 @@ use common::{localhost, pattern};
 use std::io::{ErrorKind, Read, Write};
 use std::thread;
 use std::time::{Duration, Instant};
-use utp::proto::Config;
-use utp::stream::{SocketOptions, UtpSocket, SHUTDOWN_GRACE};
+use utp::stream::{UtpSocket, SHUTDOWN_GRACE};
 
 /// A socket whose connections hold at most 64 KiB of received data (fixed: no autotuning).
 fn small_receiver() -> UtpSocket {
-    let defaults = SocketOptions::default();
-    let options = SocketOptions {
-        config: Config {
-            recv_buffer: 64 * 1024,
-            max_recv_buffer: 64 * 1024,
-            ..defaults.config.clone()
-        },
-        ..defaults
-    };
-    UtpSocket::bind_with(localhost(), options).unwrap()
+    UtpSocket::bind_with(localhost(), common::fixed_receive_buffer(64 * 1024)).unwrap()
 }
 
 #[test]

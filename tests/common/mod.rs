@@ -23,3 +23,17 @@ pub fn pattern(seed: u64, len: usize) -> Vec<u8> {
         })
         .collect()
 }
+
+/// Managed-socket options whose connections hold at most `bytes` of received data, fixed (no
+/// autotuning): a reader that does not read holds the sender back after that much.
+pub fn fixed_receive_buffer(bytes: usize) -> utp::stream::SocketOptions {
+    let defaults = utp::stream::SocketOptions::default();
+    utp::stream::SocketOptions {
+        config: utp::proto::Config {
+            recv_buffer: bytes,
+            max_recv_buffer: bytes,
+            ..defaults.config.clone()
+        },
+        ..defaults
+    }
+}
