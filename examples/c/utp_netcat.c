@@ -10,7 +10,10 @@
  * ends, the sending half is shut down (utp_shutdown SHUT_WR). Once both our stdin is finished
  * and the peer's EOF has arrived, the socket is closed, and the program exits after the library
  * reports UTP_STATE_DESTROYING. Exit status 0 means: no error was reported and the close
- * completed (for libutp that means our FIN, and so all our data, was acknowledged).
+ * completed (for libutp that means our FIN, and so all our data, was acknowledged). When the
+ * peer's FIN was the last to arrive, the program first keeps answering datagrams for
+ * CLOSE_LINGER_MS, as TCP's TIME-WAIT does: if our acknowledgement of that FIN is lost, the
+ * peer resends the FIN and must get an answer, or it waits until its own timeout.
  *
  * Addresses are numeric IPv4 or IPv6 literals; there is no name resolution.
  * Build: cc -std=c99 -Wall -Wextra -Werror -I INCDIR utp_netcat.c -L LIBDIR -lutp [-lstdc++]
@@ -46,6 +49,7 @@ enum {
 #define POLL_MS 10                 /* poll() timeout: how often timers and writes are serviced */
 #define MAX_DGRAMS_PER_DRAIN 1024  /* bound one drain so ACKs and timers still get their turn */
 #define DGRAM_MAX 65536
+#define CLOSE_LINGER_MS 2000       /* libutp resends a FIN after its RTO, at least 1 s */
 
 /* ------------------------------------------------------------------------------------------ */
 /* program state (one connection per process)                                                 */
@@ -802,6 +806,20 @@ int main(int argc, char **argv)
         }
     }
 
+    if (status == EXIT_OK && nc.destroyed && nc.t_peer_eof > nc.t_stdin_done) {
+        /* TIME-WAIT: the peer's FIN came last; answer it again should our ACK have been lost. */
+        VLOG("lingering %d ms for the peer's FIN", CLOSE_LINGER_MS);
+        double until = now_s() + CLOSE_LINGER_MS / 1000.0;
+        while (now_s() < until && !got_signal) {
+            struct pollfd pf;
+            pf.fd = nc.fd;
+            pf.events = POLLIN;
+            pf.revents = 0;
+            if (poll(&pf, 1, POLL_MS) > 0 && (pf.revents & (POLLIN | POLLERR)))
+                drain_udp();
+            utp_check_timeouts(nc.ctx);
+        }
+    }
     if (nc.failed && status == EXIT_OK)
         status = EXIT_FAIL;
     if (status == EXIT_OK && !(nc.peer_eof && nc.stdin_eof && nc.buf_off == nc.buf_len)) {
