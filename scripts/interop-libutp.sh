@@ -19,6 +19,9 @@
 #              so that no ICMP "port unreachable" reaches it in the gap between kill and restart
 #              (both libraries fail a connection on one). Both rutp programs (utpcat, C netcat)
 #              meet the reference netcat.
+#   In the impaired cells the reference is built with its debug log (UTP_DEBUG_LOGGING) and run
+#   with -vv: a cell fails if the log shows any of our packets rejected (invalid ack_nr,
+#   extension lengths, packet size, version), or no packets handled at all.
 #   In bulk and impaired cells our sender's final path MTU (utpcat --stats "mtu", utp_netcat's
 #   "mtu_guess") must be above the 1232-byte start: the reference acknowledged our padded
 #   path-MTU probes (src/proto/packet/padding.rs).
@@ -48,8 +51,9 @@
 #   CELLS="..."       subset of: bulk-utpcat bulk-netcat reset impaired python (default all)
 #   XFAIL="KEY ..."   cells whose result does not decide the exit status (known defects; the
 #                     table still says FAIL). Keys: bulk:u2c bulk:c2u, and KIND:SENDER-RECEIVER
-#                     with KIND bulk, reset or impaired and programs utpcat, nc-rutp, nc-libutp,
-#                     e.g. impaired:utpcat-nc-libutp
+#                     with KIND bulk, reset or impaired and programs utpcat, nc-rutp, nc-libutp
+#                     (nc-libutp-dbg in impaired cells),
+#                     e.g. impaired:utpcat-nc-libutp-dbg
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -88,10 +92,36 @@ ln -sf libutp.so "$stage/libutp.so.0"
 cc=${CC:-gcc}
 "$cc" -std=c99 -O2 -Wall -Wextra -Werror -I"$stage" -o "$work/nc-rutp" \
     "$root/examples/c/utp_netcat.c" -L"$stage" -lutp -Wl,-rpath,"$stage"
+# The reference once more with its debug log compiled in (UTP_DEBUG_LOGGING, off in its
+# Makefile): the impaired cells run it with -vv and fail on any line where it rejected one of
+# our packets.
+dbgdir=$work/libutp-debug
+mkdir -p "$dbgdir"
+if [[ ! -s $dbgdir/libutp.so ]]; then
+    g++ -O2 -fPIC -shared -DPOSIX -DUTP_DEBUG_LOGGING -fno-exceptions -fno-rtti -fpermissive \
+        -Wno-sign-compare -w -o "$dbgdir/libutp.so" \
+        "$refdir"/{utp_internal,utp_utils,utp_hash,utp_callbacks,utp_api,utp_packedsockaddr}.cpp
+fi
+"$cc" -std=c99 -O2 -Wall -Wextra -Werror -I"$refdir" -o "$work/nc-libutp-dbg" \
+    "$root/examples/c/utp_netcat.c" -L"$dbgdir" -lutp -lstdc++ -Wl,-rpath,"$dbgdir"
 "$cc" -std=c99 -O2 -Wall -Wextra -Werror -I"$refdir" -o "$work/nc-libutp" \
     "$root/examples/c/utp_netcat.c" -L"$refdir" -lutp -lstdc++ -Wl,-rpath,"$refdir"
 
 now() { date +%s.%N; }
+# -vv (the library's own log) for the reference built with its debug log.
+log_flag() { [[ $1 == *-dbg ]] && echo -vv || true; }
+# What the reference's debug log says when it throws one of our packets away
+# (utp_internal.cpp: utp_process_udp and utp_process_incoming).
+rejected='Invalid ack_nr|Invalid len of extension|Invalid packet size|unsupported version|len:[0-9]+ too small'
+# check_rejections LOG: 0 when the reference's debug log shows packets handled and none rejected.
+check_rejections() {
+    local log=$1 handled bad
+    handled=$(grep -c 'Got ST_' "$log" || true)
+    bad=$(grep -cE "$rejected" "$log" || true)
+    say "reference log $(basename "$(dirname "$log")")/$(basename "$log"): $handled packets handled, $bad rejected"
+    ((bad > 0)) && grep -E "$rejected" "$log" | head -5 >&2
+    ((handled > 0 && bad == 0))
+}
 # The UDP port a log announces ("listening on 127.0.0.1:PORT"), waiting up to 5 s for it.
 port_of() {
     local log=$1 pid=$2 i p
@@ -112,7 +142,7 @@ listen() {
     case $kind in
         utpcat) timeout -k 5 "$timeout_s" "$utpcat" -d --sockbuf "$sockbuf" -l -s 127.0.0.1 \
             -p "$port" </dev/null >"$out" 2>"$log" & ;;
-        nc-*) timeout -k 5 $((timeout_s + 5)) "$work/$kind" -t "$timeout_s" -b "$sockbuf" -l -N \
+        nc-*) timeout -k 5 $((timeout_s + 5)) "$work/$kind" $(log_flag "$kind") -t "$timeout_s" -b "$sockbuf" -l -N \
             -s 127.0.0.1 -p "$port" </dev/null >"$out" 2>"$log" & ;;
     esac
     bg=$!; pids+=("$bg")
@@ -123,7 +153,7 @@ send() {
     local kind=$1 port=$2 log=$3 in=$4 cmd
     case $kind in
         utpcat) cmd=(timeout -k 5 "$timeout_s" "$utpcat" --stats --sockbuf "$sockbuf" 127.0.0.1 "$port") ;;
-        nc-*) cmd=(timeout -k 5 $((timeout_s + 5)) "$work/$kind" -t "$timeout_s" -b "$sockbuf"
+        nc-*) cmd=(timeout -k 5 $((timeout_s + 5)) "$work/$kind" $(log_flag "$kind") -t "$timeout_s" -b "$sockbuf"
             127.0.0.1 "$port") ;;
     esac
     # (a background command without its own stdin redirection would read /dev/null)
@@ -187,7 +217,13 @@ transfer() {
     [[ $got == "$want" && $src == 0 && $rrc == 0 ]] || ok=0
     # Our sender's path-MTU search must have climbed above its 1232-byte start: loopback
     # carries any size, so staying there means the reference never acknowledged our probes.
-    if [[ $snd != nc-libutp ]]; then
+    local dbglog=""
+    [[ $snd == *-dbg ]] && dbglog=$d/sender.log
+    [[ $rcv == *-dbg ]] && dbglog=$d/receiver.log
+    if [[ -n $dbglog ]] && ! check_rejections "$dbglog"; then
+        ok=0
+    fi
+    if [[ $snd != nc-libutp* ]]; then
         mtu=$(grep -ohE '(mtu|mtu_guess) [0-9]+' "$d/sender.log" | tail -1 | awk '{ print $2 }')
         say "$snd -> $rcv: our final path MTU ${mtu:-unknown}"
         if [[ -z $mtu ]] || ((mtu <= 1232)); then
@@ -306,10 +342,10 @@ for cell in $cells; do
         impaired)
             timeout_s=${IMPAIRED_TIMEOUT:-45}
             scen="relay 50 ms RTT, 2 % loss, 2 % reorder, 0.5 % dup: $imp_mib MiB"
-            transfer "$peer_nc" "$scen, utpcat" rutp-\>libutp utpcat nc-libutp "$imp_mib" 1
-            transfer "$peer_nc" "$scen, utpcat" libutp-\>rutp nc-libutp utpcat "$imp_mib" 1
-            transfer "$peer_nc" "$scen, C API netcat" rutp-\>libutp nc-rutp nc-libutp "$imp_mib" 1
-            transfer "$peer_nc" "$scen, C API netcat" libutp-\>rutp nc-libutp nc-rutp "$imp_mib" 1 ;;
+            transfer "$peer_nc" "$scen, utpcat" rutp-\>libutp utpcat nc-libutp-dbg "$imp_mib" 1
+            transfer "$peer_nc" "$scen, utpcat" libutp-\>rutp nc-libutp-dbg utpcat "$imp_mib" 1
+            transfer "$peer_nc" "$scen, C API netcat" rutp-\>libutp nc-rutp nc-libutp-dbg "$imp_mib" 1
+            transfer "$peer_nc" "$scen, C API netcat" libutp-\>rutp nc-libutp-dbg nc-rutp "$imp_mib" 1 ;;
         python)
             key=python
             if ! python_cells; then

@@ -31,5 +31,5 @@ pub use ext::{
     Extensions, CLOSE_REASON_LEN, EXT_CLOSE_REASON, EXT_EXTENSION_BITS, EXT_NONE, EXT_SELECTIVE_ACK,
 };
 pub use header::{Header, PacketType, HEADER_LEN, VERSION};
-pub use padding::{encode_padded, EXT_PADDING};
+pub use padding::{encode_padded, EXT_PADDING, MIN_PADDED_LEN};
 pub use sack::{sack_mask_len, sack_set_bit, SelectiveAck};
