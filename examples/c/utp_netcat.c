@@ -567,7 +567,7 @@ static void usage(FILE *f)
             "  -w BYTES    UTP_SNDBUF/UTP_RCVBUF (default: the library's)\n"
             "  -B BYTES    stdin read size (default 65536)\n"
             "  -t SECONDS  overall timeout (default 120); on expiry exit with status 3\n"
-            "  -v          verbose; -vv also enables the library's own log\n"
+            "  -v          verbose; -vv also enables the library's own log, -vvv its debug log\n"
             "  -h          this help\n"
             "Exit status: 0 clean transfer, 1 error, 2 usage, 3 timeout, 4 signal.\n");
 }
@@ -739,6 +739,8 @@ int main(int argc, char **argv)
         utp_context_set_option(nc.ctx, UTP_LOG_NORMAL, 1);
         utp_context_set_option(nc.ctx, UTP_LOG_MTU, 1);
     }
+    if (nc.verbose > 2)
+        utp_context_set_option(nc.ctx, UTP_LOG_DEBUG, 1);
     if (nc.utpbuf > 0) {
         if (utp_context_set_option(nc.ctx, UTP_SNDBUF, (int)nc.utpbuf) != 0 ||
             utp_context_set_option(nc.ctx, UTP_RCVBUF, (int)nc.utpbuf) != 0)
