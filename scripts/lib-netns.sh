@@ -15,7 +15,10 @@
 #                              nftables in NS drops PERCENT % of the UDP datagrams arriving from
 #                              the link, at random (numgen random), sparing the first SPARE
 #                              datagrams of every flow (both directions counted, conntrack)
-#   netns_loss_counts NS       "dropped N of M" (datagrams) from that rule's counters
+#   netns_loss_counts NS       "dropped N of M" (UDP datagrams) since the last call (it resets the
+#                              counters)
+#   netns_frag_counter NS      nftables in NS counts the IPv4 fragments arriving from the link
+#   netns_frag_counts NS       how many since the last call (it resets the counter)
 #   netns_mtu NS IF MTU        the link MTU of IF
 #   netns_udp_bound NS PORT    whether a UDP socket in NS is bound to PORT
 # Names: veth names have at most 15 bytes; make namespace and link names unique per run (e.g.
@@ -107,10 +110,28 @@ EOF
 
 netns_loss_counts() {
     local out seen dropped
-    out=$(ip netns exec "$1" nft list counters table inet rutp_loss 2>/dev/null) || true
+    out=$(ip netns exec "$1" nft reset counters table inet rutp_loss 2>/dev/null) || true
     seen=$(awk '/counter seen/ { f = 1 } f && /packets/ { print $2; exit }' <<<"$out")
     dropped=$(awk '/counter dropped/ { f = 1 } f && /packets/ { print $2; exit }' <<<"$out")
     echo "dropped ${dropped:-?} of ${seen:-?}"
+}
+
+netns_frag_counter() {
+    # Before the kernel reassembles them (defragmentation runs at priority -400).
+    netns_do ip netns exec "$1" nft -f - <<EOF
+table inet rutp_frag {
+    counter fragments {}
+    chain prerouting {
+        type filter hook prerouting priority -450; policy accept;
+        ip frag-off & 0x3fff != 0 counter name fragments
+    }
+}
+EOF
+}
+
+netns_frag_counts() {
+    ip netns exec "$1" nft reset counter inet rutp_frag fragments 2>/dev/null |
+        awk '/packets/ { print $2; exit }'
 }
 
 netns_mtu() {
