@@ -48,9 +48,9 @@
 # Environment:
 #   PAIRS="loss mtu"      which pairs (default both)
 #   CELLS="ucat netcat bt" which cells (default all)
-#   LOSS_MIB=N            ucat/netcat size on the loss pair (default 16)
+#   LOSS_MIB=N            ucat/netcat size on the loss pair (default 32)
 #   MTU_MIB=N             ucat/netcat size on the mtu pair (default 32)
-#   BT_LOSS_MIB=N, BT_MTU_MIB=N   BitTorrent sizes (default 16 and 32)
+#   BT_LOSS_MIB=N, BT_MTU_MIB=N   BitTorrent sizes (default 32 each)
 #   RATE_MBIT, QUEUE_MS, LOSS_PCT, SPARE   the loss pair's link (above)
 #   TIMEOUT=SECONDS       per cell (default 60)
 #   XFAIL="KEY ..."       cells whose result does not decide the exit status (known defects;
@@ -63,9 +63,9 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 pairs=${PAIRS:-loss mtu}
 cells=${CELLS:-ucat netcat bt}
-loss_mib=${LOSS_MIB:-16}
+loss_mib=${LOSS_MIB:-32}
 mtu_mib=${MTU_MIB:-32}
-bt_loss_mib=${BT_LOSS_MIB:-16}
+bt_loss_mib=${BT_LOSS_MIB:-32}
 bt_mtu_mib=${BT_MTU_MIB:-32}
 rate_mbit=${RATE_MBIT:-40}
 queue_ms=${QUEUE_MS:-50}
@@ -412,7 +412,8 @@ for line in sys.stdin:
         short = name.split(".")[1]
         if any(word in short for word in ("loss", "timeout", "resend", "retransmit")):
             shown.append(short + "=" + str(value))
-    print(" ".join(shown))' || true)"
+    if shown:
+        print(" ".join(shown))' || true)"
     info="$info; $(link_counts "$pair")"
     detail "$info"
 }

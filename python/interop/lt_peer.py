@@ -9,8 +9,8 @@ runs one libtorrent session, uTP only, bound to one address:
 - ``seed --torrent T --save-path DIR --listen IP:PORT``: seeds until a peer that took the whole
   file has gone (or ``--max-seconds``);
 - ``download --torrent T --save-path DIR --listen IP:PORT --peer IP:PORT``: connects to the
-  peer, downloads until libtorrent is seeding, and checks the file's SHA-1 against the torrent's
-  source (``--expect-sha1``).
+  peer, downloads until libtorrent is seeding (or the peer has been gone for 5 s), and checks
+  the file's SHA-1 against the torrent's source (``--expect-sha1``).
 
 The session settings are ``test_libtorrent.utp_only_settings`` (TCP off both ways, no DHT, LSD,
 UPnP or NAT-PMP, plaintext, 4 MiB socket buffers) with the listen and outgoing interface
@@ -160,14 +160,22 @@ def download(args: argparse.Namespace) -> int:
     started = time.monotonic()
     handle.connect_peer(args.peer)
     on_utp: List[bool] = []
+    last_peer = [0.0]  # when a peer was last connected (0: never yet)
 
-    def complete() -> bool:
-        on_utp.extend(bool(p.flags & UTP_SOCKET_FLAG) for p in handle.get_peer_info())
-        return bool(handle.status().is_seeding)
+    def complete_or_gone() -> bool:
+        """Seeding, or the only peer has been gone for 5 s (it will not come back)."""
+        peers = handle.get_peer_info()
+        on_utp.extend(bool(p.flags & UTP_SOCKET_FLAG) for p in peers)
+        if peers:
+            last_peer[0] = time.monotonic()
+        if handle.status().is_seeding:
+            return True
+        return last_peer[0] > 0 and time.monotonic() - last_peer[0] > 5
 
-    done = wait_until(complete, deadline)
+    wait_until(complete_or_gone, deadline)
     seconds = time.monotonic() - started
     status = handle.status()
+    done = bool(status.is_seeding)
     stats = counters(session)
     handle.flush_cache()
     session.remove_torrent(handle)
@@ -180,7 +188,9 @@ def download(args: argparse.Namespace) -> int:
     passed = done and digest == args.expect_sha1 and utp
     why = ""
     if not done:
-        why = f"not complete after {args.max_seconds:.0f} s ({status.total_wanted_done} bytes done)"
+        gone = "the peer closed the connection" if last_peer[0] else "no connection"
+        why = (f"not complete after {seconds:.1f} s ({status.total_wanted_done} bytes done;"
+               f" {gone})")
     elif digest != args.expect_sha1:
         why = f"SHA-1 of the file {digest} differs from the source's {args.expect_sha1}"
     elif not utp:
