@@ -206,14 +206,29 @@ rate_of() { # MiB SECONDS
 }
 # What the link did to the cell's datagrams, from the nftables counters of both namespaces
 # (reading resets them, so each cell starts from zero).
+# Datagrams a full socket receive buffer dropped (RcvbufErrors of the namespace's
+# /proc/net/snmp) since the last call for that namespace.
+declare -A rcvbuf_seen
+rcvbuf_errors() { # NS
+    local n
+    # shellcheck disable=SC2016  # (an awk program)
+    n=$(ip netns exec "$1" awk '/^Udp:/ { if (!h) { for (i = 1; i <= NF; i++) c[$i] = i; h = 1 }
+        else print $c["RcvbufErrors"] }' /proc/net/snmp)
+    echo $((n - ${rcvbuf_seen[$1]:-0}))
+    rcvbuf_seen[$1]=$n
+}
 link_counts() { # PAIR
-    local a=${ns_a[$1]} b=${ns_b[$1]}
+    local a=${ns_a[$1]} b=${ns_b[$1]} ra rb text=""
     case $1 in
-        loss) echo "nftables $(netns_loss_counts "$b") datagrams into the receiver's" \
-            "namespace, $(netns_loss_counts "$a") into the sender's" ;;
-        mtu) echo "IPv4 fragments: $(netns_frag_counts "$b") into the receiver's namespace," \
-            "$(netns_frag_counts "$a") into the sender's" ;;
+        loss) text="nftables $(netns_loss_counts "$b") datagrams into the receiver's namespace,"
+            text="$text $(netns_loss_counts "$a") into the sender's; " ;;
+        mtu) text="IPv4 fragments: $(netns_frag_counts "$b") into the receiver's namespace,"
+            text="$text $(netns_frag_counts "$a") into the sender's; " ;;
     esac
+    # (not in a command substitution: rcvbuf_errors keeps its last values in this shell)
+    rcvbuf_errors "$b" >"$work/rcvbuf"; rb=$(<"$work/rcvbuf")
+    rcvbuf_errors "$a" >"$work/rcvbuf"; ra=$(<"$work/rcvbuf")
+    echo "${text}RcvbufErrors +$rb in the receiver's namespace, +$ra in the sender's"
 }
 
 failures=0
@@ -394,7 +409,6 @@ bt_cell() {
         row "$peer" "$scen" "$dir" PASS "$nbytes" "$(rate_of "$mib" "$seconds")"
         rm -rf "$d/leech"
     else
-        [[ -n $seconds ]] && rate=$(rate_of "$mib" "$seconds")
         row "$peer" "$scen" "$dir" FAIL "${nbytes:-0}" "$rate"
         say "seeder exit $src: $(jget "$seeder_log" why); downloader exit $crc:" \
             "$(jget "$client_log" why); logs in $d"
