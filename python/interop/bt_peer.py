@@ -83,17 +83,25 @@ def download(args: argparse.Namespace) -> int:
     meta = bittorrent.Metainfo.parse(Path(args.torrent).read_bytes())
     content = Path(args.content).read_bytes()
     started = time.monotonic()
+    progress = bittorrent.DownloadProgress()
+    watch: Optional[StatsWatch] = None
     with rutp.Socket((args.bind, 0)) as ours:
         try:
             stream = ours.connect(args.peer, timeout=min(20.0, args.max_seconds))
             watch = StatsWatch(stream)
-            result = bittorrent.download(stream, meta, pipeline=64, timeout=args.max_seconds)
+            result = bittorrent.download(stream, meta, pipeline=64, timeout=args.max_seconds,
+                                         progress=progress)
             seconds = time.monotonic() - started
             stats = watch.stop()
             stream.close()
         except (OSError, bittorrent.ProtocolError) as exc:
-            emit(event="done", passed=False, bytes=0, why=f"{type(exc).__name__}: {exc}",
-                 seconds=round(time.monotonic() - started, 3))
+            # How far it got: blocks received, and when the last one came (seconds from start).
+            last = progress.last_block_at
+            emit(event="done", passed=False, bytes=progress.blocks * bittorrent.BLOCK,
+                 why=f"{type(exc).__name__}: {exc}", seconds=round(time.monotonic() - started, 3),
+                 blocks=progress.blocks,
+                 last_block_after=round(last - started, 3) if last is not None else None,
+                 stats=watch.stop() if watch else {})
             return 1
     equal = bytes(result.data) == content
     passed = equal and result.pieces_verified == meta.piece_count
