@@ -17,8 +17,9 @@ UPnP or NAT-PMP, plaintext, 4 MiB socket buffers) with the listen and outgoing i
 replaced by the given address. Every event is one JSON line on stdout: ``{"event": "ready",
 "port": P}`` when listening (and, for a seeder, seeding), then ``{"event": "done", ...}`` with
 ``passed``, the byte count, the seconds and the evidence that uTP was used (the peers'
-``utp_socket`` flag, the session's uTP counters). Exit status 0 when passed, 1 otherwise, 2 on a
-usage error. Every wait is bounded by ``--max-seconds``.
+``utp_socket`` flag, the session's uTP counters) and the reasons libtorrent gave for dropping a
+peer (``disconnects``). Exit status 0 when passed, 1 otherwise, 2 on a usage error. Every wait is
+bounded by ``--max-seconds``.
 """
 
 from __future__ import annotations
@@ -55,12 +56,25 @@ def endpoint(text: str) -> Tuple[str, int]:
     return host, int(port)
 
 
-def session_for(listen: Tuple[str, int]) -> Any:
-    """A uTP-only session listening on ``listen`` and connecting out from its address only."""
+def session_for(listen: Tuple[str, int], utp_num_resends: Optional[int]) -> Any:
+    """A uTP-only session listening on ``listen`` and connecting out from its address only.
+
+    ``utp_num_resends``: how many times libtorrent sends one packet before it declares the
+    connection dead (its default is 3); None keeps the default.
+    """
     settings = utp_only_settings(lt)
     settings["listen_interfaces"] = f"{listen[0]}:{listen[1]}"
     settings["outgoing_interfaces"] = listen[0]
+    if utp_num_resends is not None:
+        settings["utp_num_resends"] = utp_num_resends
     return lt.session(settings)
+
+
+def disconnects(session: Any, into: List[str]) -> None:
+    """Appends the message of every peer_disconnected_alert waiting in ``session``."""
+    for alert in session.pop_alerts():
+        if isinstance(alert, lt.peer_disconnected_alert):
+            into.append(alert.message())
 
 
 def counters(session: Any, timeout: float = 10.0) -> Dict[str, int]:
@@ -121,7 +135,7 @@ def make(args: argparse.Namespace) -> int:
 def seed(args: argparse.Namespace) -> int:
     """Seeds until a peer that downloaded the whole file has disconnected."""
     deadline = time.monotonic() + args.max_seconds
-    session = session_for(args.listen)
+    session = session_for(args.listen, args.utp_num_resends)
     handle = add_torrent(session, Path(args.torrent), Path(args.save_path))
     if not wait_until(lambda: handle.status().is_seeding, deadline):
         emit(event="done", passed=False, why="libtorrent did not start seeding")
@@ -129,10 +143,12 @@ def seed(args: argparse.Namespace) -> int:
     emit(event="ready", port=session.listen_port(), version=lt_version(lt))
     size = handle.torrent_file().total_size()
     on_utp: List[bool] = []
+    gone: List[str] = []
     uploaded = 0
 
     def finished() -> bool:
         nonlocal uploaded
+        disconnects(session, gone)
         peers = handle.get_peer_info()
         on_utp.extend(bool(p.flags & UTP_SOCKET_FLAG) for p in peers)
         uploaded = handle.status().total_payload_upload
@@ -142,6 +158,7 @@ def seed(args: argparse.Namespace) -> int:
     stats = counters(session)
     utp = bool(on_utp) and all(on_utp)
     emit(event="done", passed=passed and utp, uploaded=uploaded, on_utp=utp, counters=stats,
+         disconnects=gone,
          why="" if passed else f"timed out after {args.max_seconds:.0f} s ({uploaded} of {size} bytes uploaded)")
     return 0 if passed and utp else 1
 
@@ -149,7 +166,7 @@ def seed(args: argparse.Namespace) -> int:
 def download(args: argparse.Namespace) -> int:
     """Downloads from ``--peer`` until seeding; checks the file against ``--expect-sha1``."""
     deadline = time.monotonic() + args.max_seconds
-    session = session_for(args.listen)
+    session = session_for(args.listen, args.utp_num_resends)
     save = Path(args.save_path)
     handle = add_torrent(session, Path(args.torrent), save)
     checking = (lt.torrent_status.checking_files, lt.torrent_status.checking_resume_data)
@@ -160,10 +177,12 @@ def download(args: argparse.Namespace) -> int:
     started = time.monotonic()
     handle.connect_peer(args.peer)
     on_utp: List[bool] = []
+    gone: List[str] = []
     last_peer = [0.0]  # when a peer was last connected (0: never yet)
 
     def complete_or_gone() -> bool:
         """Seeding, or the only peer has been gone for 5 s (it will not come back)."""
+        disconnects(session, gone)
         peers = handle.get_peer_info()
         on_utp.extend(bool(p.flags & UTP_SOCKET_FLAG) for p in peers)
         if peers:
@@ -197,7 +216,7 @@ def download(args: argparse.Namespace) -> int:
     elif not utp:
         why = f"the peer was not (only) on uTP: {sorted(set(on_utp))}"
     emit(event="done", passed=passed, bytes=nbytes, seconds=round(seconds, 3), sha1=digest,
-         on_utp=utp, counters=stats, why=why)
+         on_utp=utp, counters=stats, disconnects=gone, why=why)
     return 0 if passed else 1
 
 
@@ -213,6 +232,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         p.add_argument("--save-path", required=True)
         p.add_argument("--listen", type=endpoint, required=True, help="IP:PORT (0: any port)")
         p.add_argument("--max-seconds", type=float, default=60.0)
+        p.add_argument("--utp-num-resends", type=int, default=None,
+                       help="libtorrent's utp_num_resends (default: libtorrent's, 3)")
         if name == "download":
             p.add_argument("--peer", type=endpoint, required=True)
             p.add_argument("--expect-sha1", required=True)
