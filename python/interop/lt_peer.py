@@ -208,9 +208,9 @@ def download(args: argparse.Namespace) -> int:
     passed = done and digest == args.expect_sha1 and utp
     why = ""
     if not done:
-        gone = "the peer closed the connection" if last_peer[0] else "no connection"
+        ending = "the peer closed the connection" if last_peer[0] else "no connection"
         why = (f"not complete after {seconds:.1f} s ({status.total_wanted_done} bytes done;"
-               f" {gone})")
+               f" {ending})")
     elif digest != args.expect_sha1:
         why = f"SHA-1 of the file {digest} differs from the source's {args.expect_sha1}"
     elif not utp:
