@@ -225,18 +225,18 @@ rcvbuf_errors() { # NS
     echo $((n - ${rcvbuf_seen[$1]:-0}))
     rcvbuf_seen[$1]=$n
 }
-link_counts() { # PAIR
-    local a=${ns_a[$1]} b=${ns_b[$1]} ra rb text=""
+link_counts() { # PAIR [NAME_B NAME_A]: who is in each namespace (default receiver, sender)
+    local a=${ns_a[$1]} b=${ns_b[$1]} ra rb text="" nb=${2:-receiver} na=${3:-sender}
     case $1 in
-        loss) text="nftables $(netns_loss_counts "$b") datagrams into the receiver's namespace,"
-            text="$text $(netns_loss_counts "$a") into the sender's; " ;;
-        mtu) text="IPv4 fragments: $(netns_frag_counts "$b") into the receiver's namespace,"
-            text="$text $(netns_frag_counts "$a") into the sender's; " ;;
+        loss) text="nftables $(netns_loss_counts "$b") datagrams into the $nb's namespace,"
+            text="$text $(netns_loss_counts "$a") into the $na's; " ;;
+        mtu) text="IPv4 fragments: $(netns_frag_counts "$b") into the $nb's namespace,"
+            text="$text $(netns_frag_counts "$a") into the $na's; " ;;
     esac
     # (not in a command substitution: rcvbuf_errors keeps its last values in this shell)
     rcvbuf_errors "$b" >"$work/rcvbuf"; rb=$(<"$work/rcvbuf")
     rcvbuf_errors "$a" >"$work/rcvbuf"; ra=$(<"$work/rcvbuf")
-    echo "${text}RcvbufErrors +$rb in the receiver's namespace, +$ra in the sender's"
+    echo "${text}RcvbufErrors +$rb in the $nb's namespace, +$ra in the $na's"
 }
 
 failures=0
@@ -438,7 +438,7 @@ for line in sys.stdin:
             shown.append(short + "=" + str(value))
     if shown:
         print(" ".join(shown))' || true)"
-    info="$info; $(link_counts "$pair")"
+    info="$info; $(link_counts "$pair" seeder downloader)"
     local gone
     gone=$(grep -h '"event": "done"' "$seeder_log" "$client_log" | python3 -c '
 import json, sys
