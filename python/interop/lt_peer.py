@@ -62,7 +62,7 @@ def session_for(listen: Tuple[str, int], utp_num_resends: Optional[int]) -> Any:
     ``utp_num_resends``: how many times libtorrent sends one packet before it declares the
     connection dead (its default is 3); None keeps the default.
     """
-    settings = utp_only_settings(lt)
+    settings = utp_only_settings(lt, "direct")
     settings["listen_interfaces"] = f"{listen[0]}:{listen[1]}"
     settings["outgoing_interfaces"] = listen[0]
     if utp_num_resends is not None:
