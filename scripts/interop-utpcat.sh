@@ -73,52 +73,12 @@ run_utpcat() { exec timeout -k 5 "$timeout_s" "$utpcat" --stats "$@"; }
 run_ucat() { exec timeout -k 5 "$timeout_s" "${ucat_cmd[@]}" "$@"; }
 ucat_cmd=(env "LD_LIBRARY_PATH=$refdir/libutp" "$ucat" -B 65536)
 
-# ucat's stdin, served over a socket pair by a small Python helper (a pipe cannot be used: ucat
-# polls stdin for POLLIN only, and a pipe whose writer closed reports POLLHUP alone, so ucat
-# would never see the end of input).
+# ucat's stdin, served over a socket pair by scripts/ucat-gate.py (see there):
 #   gate hold OUT -- CMD...     stdin stays open, sending nothing, until OUT has all its bytes
-#   gate feed IN T0 -- CMD...   once the file $work/go exists, waits 0.2 s (a listening ucat only
-#                               starts sending when stdin delivers data after the connection was
-#                               made: libutp reports no "writable" when an acceptor becomes
-#                               connected), writes the time into T0 and streams IN
+#   gate feed IN T0 -- CMD...   once the file $work/go exists, waits 0.2 s, writes the time into
+#                               T0 and streams IN
 # The helper waits for CMD and exits with its status.
-gate_py='
-import os, socket, subprocess, sys, time
-mode, path, *rest = sys.argv[1:]
-sep = rest.index("--")
-extra, cmd = rest[:sep], rest[sep + 1:]
-ours, theirs = socket.socketpair()
-child = subprocess.Popen(cmd, stdin=theirs)
-theirs.close()
-want = int(os.environ["GATE_BYTES"])
-go = os.environ["GATE_GO"]
-try:
-    if mode == "hold":
-        while child.poll() is None:
-            try:
-                if os.path.getsize(path) >= want:
-                    break
-            except OSError:
-                pass
-            time.sleep(0.01)
-    else:
-        while child.poll() is None and not os.path.exists(go):
-            time.sleep(0.01)
-        time.sleep(0.2)
-        with open(extra[0], "w") as f:
-            f.write("%.6f\n" % time.time())
-        with open(path, "rb") as f:
-            while child.poll() is None:
-                block = f.read(1 << 16)
-                if not block:
-                    break
-                ours.sendall(block)
-    ours.shutdown(socket.SHUT_WR)
-except OSError:
-    pass
-sys.exit(child.wait())
-'
-gate() { GATE_BYTES=$bytes GATE_GO=$work/go exec timeout -k 5 "$timeout_s" python3 -c "$gate_py" "$@"; }
+gate() { GATE_BYTES=$bytes GATE_GO=$work/go exec timeout -k 5 "$timeout_s" python3 "$root/scripts/ucat-gate.py" "$@"; }
 
 # PID and its descendants.
 descendants() {

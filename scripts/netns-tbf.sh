@@ -32,8 +32,12 @@ set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-say() { printf 'netns-tbf: %s\n' "$*" >&2; }
-die() { say "error: $*"; exit 1; }
+tag=netns-tbf
+# say, die, background processes and the namespaces cleaned up on exit
+# shellcheck source=scripts/lib-procs.sh
+source "$root/scripts/lib-procs.sh"
+# shellcheck source=scripts/lib-netns.sh
+source "$root/scripts/lib-netns.sh"
 
 size_mib=150
 rate_mbit=100
@@ -53,13 +57,7 @@ for n in "$size_mib" "$rate_mbit" "$interval_ms"; do
 done
 [[ $sockbuf =~ ^[0-9]+$ ]] || die "'$sockbuf' is not a socket buffer size"
 
-
-if ! command -v ip >/dev/null || ! command -v tc >/dev/null; then
-    [ "$(id -u)" -eq 0 ] || die "needs iproute2 (ip, tc) and root to install it"
-    say "installing iproute2"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iproute2 >/dev/null
-fi
+netns_require iproute2
 command -v python3 >/dev/null || die "no python3"
 
 say "building utpcat (release)"
@@ -71,56 +69,21 @@ work=$target/netns-tbf
 mkdir -p "$work"
 
 # Names unique to this run, so concurrent runs do not collide; veth names have at most 15 bytes.
-tag=$$
-snd_ns=rutp-tbf-snd-$tag
-rcv_ns=rutp-tbf-rcv-$tag
-snd_if=rtbf${tag}s
-rcv_if=rtbf${tag}r
+# The same addresses in other runs' namespaces do not collide either.
+run=$$
+snd_ns=rutp-tbf-snd-$run
+rcv_ns=rutp-tbf-rcv-$run
+snd_if=rtbf${run}s
+rcv_if=rtbf${run}r
 snd_ip=10.201.0.1
 rcv_ip=10.201.0.2
 port=4000
-pids=()
-cleanup() {
-    local pid ns
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    for ns in "$snd_ns" "$rcv_ns"; do
-        # Our utpcats if still running there (only this script's processes are in them).
-        for pid in $(ip netns pids "$ns" 2>/dev/null); do kill "$pid" 2>/dev/null || true; done
-        ip netns del "$ns" 2>/dev/null || true
-    done
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM HUP
-
-# Every step of the setup needs privileges (CAP_SYS_ADMIN for namespaces, CAP_NET_ADMIN for
-# links, addresses and qdiscs): say clearly when one is refused, and measure nothing.
-: >"$work/netns.err"
-net() {
-    "$@" 2>>"$work/netns.err" ||
-        die "cannot set up the namespaces: '$*' failed ($(tail -1 "$work/netns.err")); this" \
-            "needs root with CAP_SYS_ADMIN and CAP_NET_ADMIN; nothing was measured"
-}
-net ip netns add "$snd_ns"
-net ip netns add "$rcv_ns"
-net ip -n "$snd_ns" link add "$snd_if" type veth peer name "$rcv_if" netns "$rcv_ns"
-net ip -n "$snd_ns" addr add "$snd_ip/30" dev "$snd_if"
-net ip -n "$rcv_ns" addr add "$rcv_ip/30" dev "$rcv_if"
-for ns in "$snd_ns" "$rcv_ns"; do net ip -n "$ns" link set lo up; done
-net ip -n "$snd_ns" link set "$snd_if" up
-net ip -n "$rcv_ns" link set "$rcv_if" up
+netns_pair "$snd_ns" "$rcv_ns" "$snd_if" "$rcv_if" "$snd_ip" "$rcv_ip"
 # The bottleneck: data leaves the sender through a token bucket of rate_mbit with a queue of
 # 250 ms at that rate (bytes = rate / 8 * 0.25); the bucket holds 32 kbit (4 KB, ~2 frames).
 limit=$((rate_mbit * 1000000 / 8 / 4))
-net tc -n "$snd_ns" qdisc add dev "$snd_if" root tbf rate "${rate_mbit}mbit" burst 32kbit \
-    limit "$limit"
+netns_tbf "$snd_ns" "$snd_if" "$rate_mbit" "$limit"
 say "link $snd_ns/$snd_if -> $rcv_ns/$rcv_if: tbf ${rate_mbit} Mbit/s, queue $limit bytes"
-# Wait until both ends of the veth report carrier.
-for _ in $(seq 50); do
-    ip -n "$snd_ns" link show dev "$snd_if" | grep -q 'state UP' &&
-        ip -n "$rcv_ns" link show dev "$rcv_if" | grep -q 'state UP' && break
-    sleep 0.1
-done
-
 rcv_log=$work/receiver.log
 snd_log=$work/sender.log
 tc_log=$work/backlog.log
