@@ -110,6 +110,9 @@ CARGO_TARGET_DIR="$PWD/target" bash scripts/interop-transmission.sh
 step "libutp interop matrix (issue 7): 100 MiB bulk, RESET, 4 MiB through udp-relay; table in target/interop/libutp.txt"
 CARGO_TARGET_DIR="$PWD/target" bash scripts/interop-libutp.sh
 
+step "interop matrix, network namespaces (issue 7): libutp and libtorrent both ways over a 40 Mbit/s tbf link with 2 % nftables loss, and over a 1280-byte MTU link, 32 MiB; table in target/interop/netns.txt (needs root)"
+CARGO_TARGET_DIR="$PWD/target" bash scripts/interop-netns.sh
+
 step "C library: CMake build and install, find_package and pkg-config consumers"
 CARGO_TARGET_DIR="$PWD/target" bash scripts/test-consumers.sh
 

@@ -49,6 +49,18 @@ enum {
 #define POLL_MS 10                 /* poll() timeout: how often timers and writes are serviced */
 #define MAX_DGRAMS_PER_DRAIN 1024  /* bound one drain so ACKs and timers still get their turn */
 #define DGRAM_MAX 65536
+#ifdef __linux__
+/* Linux's don't-fragment control per socket (ip(7), ipv6(7)). glibc hides the names under
+ * _POSIX_C_SOURCE, so the kernel's values are spelled out. */
+#ifndef IP_MTU_DISCOVER
+#define IP_MTU_DISCOVER 10
+#endif
+#ifndef IPV6_MTU_DISCOVER
+#define IPV6_MTU_DISCOVER 23
+#endif
+#define PMTUDISC_WANT 1  /* the default: fragment datagrams larger than the route's MTU */
+#define PMTUDISC_PROBE 3 /* DF set: a datagram too large for the link fails with EMSGSIZE */
+#endif
 #define CLOSE_LINGER_MS 2000       /* libutp resends a FIN after its RTO, at least 1 s */
 
 /* ------------------------------------------------------------------------------------------ */
@@ -233,6 +245,16 @@ static uint64 cb_sendto(utp_callback_arguments *a)
         to = (const struct sockaddr *)&mapped;
         tolen = sizeof mapped;
     }
+#ifdef __linux__
+    /* The library asks for DF on its path-MTU probes: a probe too large for the path must be
+     * lost (here: refused with EMSGSIZE), not fragmented, or the search learns nothing. */
+    int df = (a->flags & UTP_UDP_DONTFRAG) != 0;
+    int level = nc.family == AF_INET6 ? IPPROTO_IPV6 : IPPROTO_IP;
+    int opt = nc.family == AF_INET6 ? IPV6_MTU_DISCOVER : IP_MTU_DISCOVER;
+    int mode = PMTUDISC_PROBE;
+    if (df)
+        setsockopt(nc.fd, level, opt, &mode, sizeof mode);
+#endif
     for (;;) {
         ssize_t r = sendto(nc.fd, a->buf, a->len, 0, to, tolen);
         if (r >= 0) {
@@ -241,12 +263,18 @@ static uint64 cb_sendto(utp_callback_arguments *a)
         }
         if (errno == EINTR)
             continue;
-        /* EAGAIN/ENOBUFS: the datagram is lost; uTP will retransmit it. */
+        /* EAGAIN/ENOBUFS, or EMSGSIZE for a probe: the datagram is lost; uTP deals with it. */
         nc.send_errors++;
         if (nc.verbose > 1)
             logf_("sendto: %s", strerror(errno));
         break;
     }
+#ifdef __linux__
+    if (df) {
+        mode = PMTUDISC_WANT;
+        setsockopt(nc.fd, level, opt, &mode, sizeof mode);
+    }
+#endif
     return 0;
 }
 
