@@ -170,19 +170,9 @@ send() {
     bg=$!; pids+=("$bg")
 }
 
-failures=0
-: >"$table.tmp"
-known=0
-row() { # PEER SCENARIO DIRECTION RESULT BYTES RATE (the cell's key in $key)
-    local line="interop | $1 | $2 | $3 | $4 | $5 | $6"
-    echo "$line" | tee -a "$table.tmp"
-    if [[ " ${XFAIL:-} " == *" ${key:-} "* ]]; then
-        say "cell ${key} is listed in XFAIL: its $4 does not count"
-        [[ $4 == PASS ]] || known=$((known + 1))
-    elif [[ $4 != PASS ]]; then
-        failures=$((failures + 1))
-    fi
-}
+# row (the table's lines and the failure counts)
+# shellcheck source=scripts/lib-table.sh
+source "$root/scripts/lib-table.sh"
 make_input() { # MiB -> $work/in-MiB.bin, sets $in and $want
     in=$work/in-$1.bin
     [[ -s $in ]] || head -c $(($1 * 1048576)) /dev/urandom >"$in"

@@ -240,20 +240,10 @@ link_counts() { # PAIR [NAME_B NAME_A]: who is in each namespace (default receiv
     echo "${text}RcvbufErrors +$rb in the $nb's namespace, +$ra in the $na's"
 }
 
-failures=0
-known=0
-: >"$table.tmp"
+# row (the table's lines and the failure counts)
+# shellcheck source=scripts/lib-table.sh
+source "$root/scripts/lib-table.sh"
 : >"$details.tmp"
-row() { # PEER SCENARIO DIRECTION RESULT BYTES RATE (the cell's key in $key)
-    local line="interop | $1 | $2 | $3 | $4 | $5 | $6"
-    echo "$line" | tee -a "$table.tmp"
-    if [[ " ${XFAIL:-} " == *" $key "* ]]; then
-        say "cell $key is listed in XFAIL: its $4 does not count"
-        [[ $4 == PASS ]] || known=$((known + 1))
-    elif [[ $4 != PASS ]]; then
-        failures=$((failures + 1))
-    fi
-}
 detail() { # text: one line per cell, after its row
     say "  $key: $*"
     echo "$key: $*" >>"$details.tmp"

@@ -20,28 +20,15 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional
 
 import bittorrent
 import rutp
-
-
-def emit(**fields: Any) -> None:
-    """One JSON line on stdout, flushed at once (the caller waits for it)."""
-    print(json.dumps(fields), flush=True)
-
-
-def endpoint(text: str) -> Tuple[str, int]:
-    """``IP:PORT`` (IPv4) as a tuple."""
-    host, _, port = text.rpartition(":")
-    if not host or not port.isdigit():
-        raise argparse.ArgumentTypeError(f"not IP:PORT: {text!r}")
-    return host, int(port)
+from peer_cli import emit, endpoint
 
 
 class StatsWatch:

@@ -25,8 +25,6 @@ bounded by ``--max-seconds``.
 from __future__ import annotations
 
 import argparse
-import hashlib
-import json
 import os
 import sys
 import time
@@ -35,25 +33,13 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import libtorrent as lt
 
-from test_libtorrent import UTP_SOCKET_FLAG, lt_version, utp_only_settings
+from peer_cli import emit, endpoint
+from test_libtorrent import UTP_SOCKET_FLAG, lt_version, sha1_file, utp_only_settings
 
 COUNTERS = ["peer.num_tcp_peers", "utp.utp_packets_in", "utp.utp_packets_out",
             "utp.utp_payload_pkts_in", "utp.utp_payload_pkts_out", "utp.utp_packet_loss",
             "utp.utp_timeout", "utp.utp_packet_resend", "utp.utp_fast_retransmit",
             "net.sent_payload_bytes", "net.recv_payload_bytes"]
-
-
-def emit(**fields: Any) -> None:
-    """One JSON line on stdout, flushed at once (the caller waits for it)."""
-    print(json.dumps(fields), flush=True)
-
-
-def endpoint(text: str) -> Tuple[str, int]:
-    """``IP:PORT`` (IPv4) as a tuple."""
-    host, _, port = text.rpartition(":")
-    if not host or not port.isdigit():
-        raise argparse.ArgumentTypeError(f"not IP:PORT: {text!r}")
-    return host, int(port)
 
 
 def session_for(listen: Tuple[str, int], utp_num_resends: Optional[int]) -> Any:
@@ -103,14 +89,6 @@ def wait_until(predicate: Any, deadline: float, step: float = 0.02) -> bool:
             return False
         time.sleep(step)
     return True
-
-
-def sha1_file(path: Path) -> str:
-    digest = hashlib.sha1()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def make(args: argparse.Namespace) -> int:
