@@ -101,17 +101,8 @@ CARGO_TARGET_DIR="$PWD/target" bash scripts/test-python.sh
 step "udp-relay (the impairment relay): its choices and a loopback run"
 cargo test --locked --release --bin udp-relay --test udp_relay
 
-step "interop: BitTorrent over our uTP with libtorrent 2.1.x (PyPI) both ways, 64 MiB direct and 4 MiB through udp-relay (50 ms RTT, 2 % loss), uTP only"
-CARGO_TARGET_DIR="$PWD/target" bash scripts/interop-libtorrent.sh
-
-step "interop: BitTorrent over our uTP from a Transmission 3.00 seeder (Debian transmission-cli), 16 MiB"
-CARGO_TARGET_DIR="$PWD/target" bash scripts/interop-transmission.sh
-
-step "libutp interop matrix (issue 7): 100 MiB bulk, RESET, 4 MiB through udp-relay; table in target/interop/libutp.txt"
-CARGO_TARGET_DIR="$PWD/target" bash scripts/interop-libutp.sh
-
-step "interop matrix, network namespaces (issue 7): libutp and libtorrent both ways over a 40 Mbit/s tbf link with 2 % nftables loss, and over a 1280-byte MTU link, 32 MiB; table in target/interop/netns.txt (needs root)"
-CARGO_TARGET_DIR="$PWD/target" bash scripts/interop-netns.sh
+step "interop matrix (issue 7): libutp, libtorrent and Transmission, real peers from package registries; one table at the end (target/interop/table.txt)"
+CARGO_TARGET_DIR="$PWD/target" bash scripts/interop.sh
 
 step "C library: CMake build and install, find_package and pkg-config consumers"
 CARGO_TARGET_DIR="$PWD/target" bash scripts/test-consumers.sh
