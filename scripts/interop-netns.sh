@@ -308,11 +308,7 @@ stream_cell() {
     local t0 t_data="" src=0 rrc=0
     t0=$(now)
     send "$pair" "$snd" "$port" "$d/sender.log" "$in"; local spid=$bg
-    while :; do
-        if [[ $(stat -c %s "$out") -ge $bytes ]]; then t_data=$(now); break; fi
-        kill -0 "$rpid" 2>/dev/null || break
-        sleep 0.01
-    done
+    t_data=$(until_size "$out" "$bytes" "$rpid")
     wait "$spid" || src=$?
     wait "$rpid" || rrc=$?
     pids=()

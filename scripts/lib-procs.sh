@@ -13,3 +13,17 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+
+# until_size FILE BYTES PID: polls every 10 ms until FILE holds BYTES, then prints the time
+# (`date +%s.%N`), or until PID has exited, then prints nothing.
+until_size() {
+    local file=$1 bytes=$2 pid=$3
+    while :; do
+        if [[ $(stat -c %s "$file") -ge $bytes ]]; then
+            date +%s.%N
+            return 0
+        fi
+        kill -0 "$pid" 2>/dev/null || return 0
+        sleep 0.01
+    done
+}
