@@ -104,6 +104,12 @@ cargo test --locked --release --bin udp-relay --test udp_relay
 step "interop matrix (issue 7): libutp, libtorrent and Transmission, real peers from package registries; one table at the end (target/interop/table.txt)"
 CARGO_TARGET_DIR="$PWD/target" bash scripts/interop.sh
 
+step "fuzzing (issue 8): the packet decoder's cargo-fuzz target for 60 s, from the committed corpus and regressions (nightly; installs cargo-fuzz)"
+# The endpoint target (fuzz/fuzz_targets/endpoint.rs) is not run here yet: it finds an open
+# defect (the path-MTU black-hole fallback can re-cut data a late packet still carries; input in
+# fuzz/regressions/endpoint/), which issue 8 fixes next.
+bash scripts/fuzz.sh 60 decode
+
 step "C library: CMake build and install, find_package and pkg-config consumers"
 CARGO_TARGET_DIR="$PWD/target" bash scripts/test-consumers.sh
 

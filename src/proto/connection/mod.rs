@@ -117,6 +117,8 @@ pub struct Connection {
     black_hole_suspected: bool,
     /// The black-hole ping goes out with the next poll.
     black_hole_ping_due: bool,
+    /// The timestamp our last black-hole ping carried (see `on_black_hole_evidence`).
+    black_hole_ping_sent: Option<crate::proto::time::WireTime>,
     /// The loss episode under way: the window was cut for a loss among packets sent before
     /// this sequence number, and further losses among them are part of the same congestion
     /// event (RFC 6675 section 5 "RecoveryPoint"; RFC 5681 section 3.2 cuts once per window).
@@ -240,6 +242,7 @@ impl Connection {
             window_before_timeouts: 0,
             black_hole_suspected: false,
             black_hole_ping_due: false,
+            black_hole_ping_sent: None,
             recovery_end: None,
             undescribed: 0,
             early: Vec::new(),

@@ -265,6 +265,7 @@ impl Connection {
         }
         let header = self.header(now, PacketType::Data, self.send.base().prev());
         let len = encode_prefix(&header, &Extensions::default(), buf).ok()?;
+        self.black_hole_ping_sent = Some(header.timestamp);
         self.note_sent(now, 0, false);
         Some(Written {
             len,
@@ -273,7 +274,17 @@ impl Connection {
     }
 
     /// A packet from the peer while a black hole is suspected: progress clears the suspicion;
-    /// an ACK of nothing new (the answer to the ping) confirms it.
+    /// an ACK of nothing new that answers the ping confirms it.
+    ///
+    /// Only the ping's own answer may: the fallback re-cuts the outstanding data under the same
+    /// sequence numbers, which corrupts the stream if a large packet is merely late, and an ACK
+    /// the network delayed from before the ping looks the same (found by the endpoint fuzz
+    /// target, whose network held datagrams across two timeouts). A peer's ACK echoes the
+    /// timestamp of the packet that prompted it: its own timestamp minus its `timestamp_diff`
+    /// is that packet's send time in our clock, plus the time the peer held the ACK. For the
+    /// ping's answer that is at least the ping's timestamp; for an ACK of anything sent
+    /// earlier (at least one retransmission timeout before the ping) it is less, unless the
+    /// peer sat on it for that long.
     pub(super) fn on_black_hole_evidence(&mut self, now: Instant, header: &Header) {
         if !self.black_hole_suspected {
             return;
@@ -282,8 +293,17 @@ impl Connection {
             self.black_hole_suspected = false;
             return;
         }
-        if header.packet_type == PacketType::State && header.ack_nr == self.send.base().prev() {
+        let Some(ping) = self.black_hole_ping_sent else {
+            return;
+        };
+        let echo = header.timestamp.0.wrapping_sub(header.timestamp_diff);
+        let answers_ping = echo.wrapping_sub(ping.0) < u32::MAX / 2;
+        if header.packet_type == PacketType::State
+            && header.ack_nr == self.send.base().prev()
+            && answers_ping
+        {
             self.black_hole_suspected = false;
+            self.black_hole_ping_sent = None;
             self.fall_back_from_black_hole(now);
         }
     }

@@ -149,6 +149,15 @@ impl RecvBuffer {
     pub fn discard_incoming(&mut self) {
         self.discard = true;
         self.readable.clear();
+        // Payload held out of order is dropped too, while its slots stay (they are still
+        // acknowledged): once the gap before it is filled by a packet whose payload is
+        // discarded, it must not surface as if it followed what was read last (found by the
+        // endpoint fuzz target: a read after close returned the stream from byte 128 on).
+        for slot in self.reorder.iter_mut().flatten() {
+            let data = std::mem::take(&mut slot.data);
+            self.reorder_bytes -= data.len();
+            self.pool.give(data);
+        }
     }
 
     /// Takes in packet `seq` carrying `payload`; `fin` marks the peer's FIN (no payload).
@@ -367,6 +376,22 @@ mod tests {
             .chunks(1000)
             .zip(1u8..)
             .all(|(c, v)| c.iter().all(|&x| x == v)));
+    }
+
+    #[test]
+    fn discarding_drops_what_is_held_out_of_order_too() {
+        let mut b = buf();
+        assert_eq!(b.insert(SeqNr(102), b"later", false), Inserted::OutOfOrder);
+        b.discard_incoming();
+        // The gap is filled; nothing after it becomes readable, and both are acknowledged.
+        assert_eq!(
+            b.insert(SeqNr(101), b"first", false),
+            Inserted::InOrder { advanced: 2 }
+        );
+        let mut out = [0u8; 16];
+        assert_eq!(b.read(&mut out), 0);
+        assert_eq!(b.buffered(), 0);
+        assert_eq!(b.ack_nr(), SeqNr(102));
     }
 
     #[test]
