@@ -215,22 +215,16 @@ transfer() {
         ok=0
     fi
     if [[ $snd != nc-libutp* ]]; then
-        mtu=$(grep -ohE '(mtu|mtu_guess) [0-9]+' "$d/sender.log" | tail -1 | awk '{ print $2 }')
+        mtu=$(mtu_in "$d/sender.log")
         say "$snd -> $rcv: our final path MTU ${mtu:-unknown}"
         if [[ -z $mtu ]] || ((mtu <= 1232)); then
             say "$snd -> $rcv: path MTU ${mtu:-unknown}: the reference acknowledged none of our probes"
             ok=0
         fi
     fi
-    [[ -n $t_data ]] && rate=$(awk -v a="$t0" -v b="$t_data" -v n="$mib" 'BEGIN { r = n / (b - a); printf (r < 10 ? "%.2f" : "%.1f"), r }')
-    if ((ok)); then
-        row "$peer" "$scen" "$dir" PASS "$bytes" "$rate"
-        rm -f "$out"
-    else
-        row "$peer" "$scen" "$dir" FAIL "$(stat -c %s "$out")" "$rate"
-        say "sender $snd exit $src, receiver $rcv exit $rrc, sha256 $got (want $want); logs in $d"
-        tail -n 5 "$d/sender.log" "$d/receiver.log" >&2 || true
-    fi
+    [[ -z $t_data ]] || rate=$(rate_of "$mib" "$(awk -v a="$t0" -v b="$t_data" 'BEGIN { print b - a }')")
+    transfer_row "$ok" "$peer" "$scen" "$dir" "$bytes" "$rate" "$out" "$d" \
+        "sender $snd exit $src, receiver $rcv exit $rrc, sha256 $got (want $want)"
     [[ -z $rlpid ]] || grep -h '^udp-relay: [cs]2[cs]' "$d/relay.log" >&2 || true
 }
 

@@ -210,9 +210,6 @@ wait_bound() {
     done
     return 1
 }
-rate_of() { # MiB SECONDS
-    awk -v n="$1" -v s="$2" 'BEGIN { if (s <= 0) { print "-"; exit } r = n / s; printf (r < 10 ? "%.2f" : "%.1f"), r }'
-}
 # What the link did to the cell's datagrams, from the nftables counters of both namespaces
 # (reading resets them, so each cell starts from zero).
 # Datagrams a full socket receive buffer dropped (RcvbufErrors of the namespace's
@@ -284,7 +281,6 @@ send() {
     bg=$!; pids+=("$bg")
 }
 # Our side's final packet size from a utpcat (--stats) or utp_netcat log ("" if none).
-mtu_in() { sed -n 's/.*, mtu \([0-9]*\),.*/\1/p; s/.*mtu_guess \([0-9]*\).*/\1/p' "$1" | tail -1; }
 
 # stream_cell PAIR PEER DIRECTION SENDER RECEIVER MiB
 stream_cell() {
@@ -317,14 +313,8 @@ stream_cell() {
     [[ $got == "$want" && $src == 0 && $rrc == 0 ]] || ok=0
     [[ -z $t_data ]] || rate=$(rate_of "$mib" "$(awk -v a="$t0" -v b="$t_data" 'BEGIN { print b - a }')")
     case $snd in utpcat | nc-rutp) mtu=$(mtu_in "$d/sender.log") ;; *) mtu=$(mtu_in "$d/receiver.log") ;; esac
-    if ((ok)); then
-        row "$peer" "$scen" "$dir" PASS "$bytes" "$rate"
-        rm -f "$out"
-    else
-        row "$peer" "$scen" "$dir" FAIL "$(stat -c %s "$out")" "$rate"
-        say "sender $snd exit $src, receiver $rcv exit $rrc, sha256 $got (want $want); logs in $d"
-        tail -n 5 "$d/sender.log" "$d/receiver.log" >&2 || true
-    fi
+    transfer_row "$ok" "$peer" "$scen" "$dir" "$bytes" "$rate" "$out" "$d" \
+        "sender $snd exit $src, receiver $rcv exit $rrc, sha256 $got (want $want)"
     local info="our side's packet size at the end: ${mtu:-not reported} bytes"
     info="$info; $(link_counts "$pair")"
     [[ $snd != utpcat ]] || info="$info; utpcat sender: $(sed -n 's/.*\(retransmits [0-9]* ([^)]*)\), \(timeouts [0-9]*\).*/\1, \2/p' "$d/sender.log")"
