@@ -1,7 +1,7 @@
 //! `UtpStream::finish`: it returns only once the peer has acknowledged everything written, so
-//! a program that exits right after it loses nothing; it honours the write timeout and reports
-//! a failed connection. The reader is made slow with a small fixed receive buffer, so data
-//! stays unacknowledged for longer than the socket's `SHUTDOWN_GRACE`.
+//! a program that exits right after it loses nothing; it honours the write timeout and ends
+//! promptly when the peer closes without reading. The reader is made slow with a small fixed
+//! receive buffer, so data stays unacknowledged for longer than the socket's `SHUTDOWN_GRACE`.
 #![allow(clippy::disallowed_methods)] // Tests of the runtime measure wall-clock time.
 
 mod common;
@@ -92,15 +92,17 @@ fn finish_times_out_with_the_write_timeout_while_the_peer_does_not_read() {
 }
 
 #[test]
-fn finish_fails_when_the_peer_goes_away() {
+fn finish_ends_without_waiting_for_the_timeout_when_the_peer_closes_unread() {
     let server = small_receiver();
     let addr = server.local_addr().unwrap();
     let client = UtpSocket::bind(localhost()).unwrap();
     let stream = client.connect(addr).unwrap();
     let (held, _) = server.accept().unwrap();
     (&stream).write_all(&pattern(9, 256 * 1024)).unwrap();
-    // The peer's socket closes without reading: its connections end (FIN, then nothing after
-    // the grace), so our data can never all be acknowledged.
+    // The peer's socket closes without reading. A closing connection acknowledges and drops
+    // what still arrives (as libutp's does after utp_close), then goes away after the socket's
+    // grace: finish either sees everything acknowledged or the connection's end, and which one
+    // depends on timing. Either way it must not sit out its 60 s write timeout.
     let closer = thread::spawn(move || {
         thread::sleep(Duration::from_millis(300));
         drop(held);
@@ -112,11 +114,12 @@ fn finish_fails_when_the_peer_goes_away() {
     let started = Instant::now();
     let result = stream.finish();
     closer.join().unwrap();
-    let err = result.expect_err("finish succeeded although the peer never read the data");
-    assert_ne!(
-        err.kind(),
-        ErrorKind::TimedOut,
-        "{err}: the peer's departure went unnoticed"
-    );
+    if let Err(err) = result {
+        assert_ne!(
+            err.kind(),
+            ErrorKind::TimedOut,
+            "{err}: the peer's departure went unnoticed"
+        );
+    }
     assert!(started.elapsed() < Duration::from_secs(50));
 }
