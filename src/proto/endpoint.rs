@@ -799,6 +799,8 @@ impl Endpoint {
 }
 
 #[cfg(test)]
+mod black_hole_tests;
+#[cfg(test)]
 mod extension_tests;
 #[cfg(test)]
 mod pmtu_tests;

@@ -157,7 +157,7 @@ impl Connection {
             }
         }
         self.process_ack(now, packet, events, window_grew);
-        self.on_black_hole_evidence(now, header);
+        self.on_black_hole_evidence(now, header, packet.selective_ack.is_some());
 
         match header.packet_type {
             PacketType::Data | PacketType::Fin => self.process_data(now, packet, events),
@@ -228,6 +228,7 @@ impl Connection {
         if acked.packets > 0 {
             self.consecutive_timeouts = 0;
             self.dup_acks = 0;
+            self.cancel_recut();
             if self.send.is_empty() {
                 self.timers.stop(Timer::Retransmit);
             } else {

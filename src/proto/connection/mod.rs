@@ -15,7 +15,7 @@ mod outgoing;
 mod pmtu;
 mod timer;
 
-pub use pmtu::BLACK_HOLE_TIMEOUTS;
+pub use pmtu::{datagram_lifetime, BLACK_HOLE_TIMEOUTS, MIN_DATAGRAM_LIFETIME};
 pub use timer::{Timer, TimerTable};
 
 use outgoing::Written;
@@ -119,6 +119,10 @@ pub struct Connection {
     black_hole_ping_due: bool,
     /// The timestamp our last black-hole ping carried (see `on_black_hole_evidence`).
     black_hole_ping_sent: Option<crate::proto::time::WireTime>,
+    /// A confirmed black hole waits to re-cut the outstanding data until every copy of it sent
+    /// so far has died in the network (see `fall_back_from_black_hole`); nothing but ACKs is
+    /// sent meanwhile.
+    recut: Option<pmtu::Recut>,
     /// The loss episode under way: the window was cut for a loss among packets sent before
     /// this sequence number, and further losses among them are part of the same congestion
     /// event (RFC 6675 section 5 "RecoveryPoint"; RFC 5681 section 3.2 cuts once per window).
@@ -243,6 +247,7 @@ impl Connection {
             black_hole_suspected: false,
             black_hole_ping_due: false,
             black_hole_ping_sent: None,
+            recut: None,
             recovery_end: None,
             undescribed: 0,
             early: Vec::new(),

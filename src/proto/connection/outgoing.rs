@@ -52,6 +52,8 @@ impl Connection {
             if let Some(written) = self.send_black_hole_ping(now, buf) {
                 return Some(written);
             }
+        }
+        if self.state == State::Connected && !self.recut_pending() {
             if let Some(written) = self.retransmit_lost(now, buf) {
                 return Some(written);
             }

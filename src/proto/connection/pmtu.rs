@@ -18,6 +18,19 @@
 //! outstanding packets is cut into packets of that size under the same sequence numbers (when
 //! [`SendQueue::repacketize`] finds that safe), and the search starts again from the floor.
 //!
+//! The re-cut changes which bytes a sequence number carries, so it must never meet an earlier
+//! copy of the same packet, nor an acknowledgement of one. It waits until no copy of the
+//! outstanding packets can still be in the network ([`datagram_lifetime`] after the last
+//! transmission) and no ACK of one can still be on its way (a second lifetime, plus the
+//! peer's ACK delay), sending nothing but ACKs meanwhile. Every ACK that arrives after that
+//! was sent once the peer's receive state for those sequence numbers was final, so a second
+//! ping's answer tells exactly what the peer holds: the re-cut goes ahead only if it holds
+//! none of them (its cumulative ACK is unchanged and it reports nothing out of order). A
+//! large packet that was only late is acknowledged during the wait, which calls the re-cut
+//! off; no answer to the second ping is an outage, left to the retransmission timer. Without
+//! these rules a late large packet, or a late ACK of one, made the peer's stream repeat or
+//! skip bytes (found by the endpoint fuzz target).
+//!
 //! [`SendQueue::repacketize`]: crate::proto::reliability::send_queue::SendQueue::repacketize
 
 use super::{payload_size, Connection, Timer, Written};
@@ -29,6 +42,7 @@ use crate::proto::packet::{
 };
 use crate::proto::time::Instant;
 use core::net::SocketAddr;
+use core::time::Duration;
 use std::collections::VecDeque;
 
 /// Consecutive retransmission timeouts with a packet above the floor outstanding after which a
@@ -37,6 +51,33 @@ use std::collections::VecDeque;
 /// calls `tcp_mtu_probing`), but it has no confirmation, where the ping's answer keeps an outage
 /// from passing for a black hole. RFC 8899 section 4.3 leaves the count to the implementation.
 pub const BLACK_HOLE_TIMEOUTS: u32 = 2;
+
+/// The least time a datagram is assumed to outlive its sending in the network: 2 s. Our own
+/// choice: far above the queueing delay LEDBAT keeps (RFC 6817's 100 ms target) and the deepest
+/// router buffers commonly measured (about a second), while a black-hole fallback that waits
+/// for it stalls the connection only briefly. TCP's 2-minute MSL (RFC 9293 section 3.4.2) guards
+/// against reuse of a whole connection's sequence space, a far rarer event.
+pub const MIN_DATAGRAM_LIFETIME: Duration = Duration::from_secs(2);
+
+/// The longest a peer may hold an ACK: 500 ms, the bound RFC 1122 section 4.2.3.2 sets for
+/// delayed ACKs.
+pub const MAX_PEER_ACK_DELAY: Duration = Duration::from_millis(500);
+
+/// How long a datagram sent on a path with smoothed round-trip time `srtt` may still be in the
+/// network: [`MIN_DATAGRAM_LIFETIME`], or four round trips where the path queues longer.
+pub fn datagram_lifetime(srtt: Duration) -> Duration {
+    MIN_DATAGRAM_LIFETIME.max(srtt.saturating_mul(4))
+}
+
+/// Where a confirmed black hole's re-cut stands (see the module documentation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Recut {
+    /// Waiting until no copy of an outstanding packet, nor an ACK of one, can arrive.
+    Waiting { until: Instant },
+    /// The second ping went out; its answer (or any ACK) decides, or nothing comes by
+    /// `deadline` (an outage).
+    Asking { deadline: Instant },
+}
 
 /// The search for a new connection to `remote` under `config`. IPv4-mapped IPv6 addresses (a
 /// dual-stack socket) travel as IPv4 and take the IPv4 sizes.
@@ -181,6 +222,28 @@ impl Connection {
     /// [`Timer::Pmtu`] expired: the probe took too long (its packet is resent small), or a
     /// converged search may probe again (the next poll sends the probe).
     pub(super) fn on_pmtu_timer(&mut self, now: Instant) {
+        match self.recut {
+            Some(Recut::Waiting { until }) if now >= until => {
+                self.black_hole_ping_due = true;
+                let deadline = now + self.rtt.rto();
+                self.recut = Some(Recut::Asking { deadline });
+            }
+            Some(Recut::Asking { deadline }) if now >= deadline => {
+                log::info!(
+                    target: "utp::mtu",
+                    "connection to {} (id {}): no answer after the black-hole wait; no re-cut",
+                    self.remote,
+                    self.recv_id
+                );
+                self.recut = None;
+                self.timers.set(Timer::Retransmit, now);
+            }
+            _ => {}
+        }
+        if self.recut.is_some() {
+            self.arm_pmtu_timer(now);
+            return;
+        }
         if let Some(seq) = self.probe_seq {
             self.send.mark_lost(seq);
             self.fail_probe(now);
@@ -192,7 +255,9 @@ impl Connection {
 
     /// Arms [`Timer::Pmtu`]: the probe's deadline, or the raise time of a converged search.
     pub(super) fn arm_pmtu_timer(&mut self, now: Instant) {
-        if let Some(seq) = self.probe_seq {
+        if let Some(Recut::Waiting { until: at } | Recut::Asking { deadline: at }) = self.recut {
+            self.timers.set(Timer::Pmtu, at);
+        } else if let Some(seq) = self.probe_seq {
             // Two round trips and our delayed ACK, but never less than the retransmission
             // timeout: RACK usually judges the probe first, since data follows it, so this only
             // decides a probe at the tail. The RTO floor matters when the round-trip estimate
@@ -285,7 +350,11 @@ impl Connection {
     /// ping's answer that is at least the ping's timestamp; for an ACK of anything sent
     /// earlier (at least one retransmission timeout before the ping) it is less, unless the
     /// peer sat on it for that long.
-    pub(super) fn on_black_hole_evidence(&mut self, now: Instant, header: &Header) {
+    pub(super) fn on_black_hole_evidence(&mut self, now: Instant, header: &Header, sack: bool) {
+        if let Some(Recut::Asking { .. }) = self.recut {
+            self.on_recut_answer(now, header, sack);
+            return;
+        }
         if !self.black_hole_suspected {
             return;
         }
@@ -308,8 +377,8 @@ impl Connection {
         }
     }
 
-    /// Small packets pass and large ones vanish: falls back to the floor and re-cuts the
-    /// outstanding data.
+    /// Small packets pass and large ones vanish: falls back to the floor and schedules the
+    /// re-cut of the outstanding data for when no copy of it, nor an ACK of one, can arrive.
     fn fall_back_from_black_hole(&mut self, now: Instant) {
         let Some(size) = self.pmtu.on_black_hole() else {
             return;
@@ -324,7 +393,63 @@ impl Connection {
         );
         self.probe_seq = None;
         self.set_packet_size(size);
-        if let Some(bytes) = self.send.repacketize(size) {
+        if self.send.can_repacketize(size) {
+            let last = self.send.latest_transmission().unwrap_or(now);
+            let srtt = self.rtt.srtt().unwrap_or(self.config.initial_rto);
+            let lifetime = datagram_lifetime(srtt);
+            let until = last + lifetime + lifetime + MAX_PEER_ACK_DELAY;
+            self.recut = Some(Recut::Waiting { until });
+            // Nothing is judged lost or resent meanwhile: a resent copy would start its
+            // lifetime again.
+            self.timers.stop(Timer::Retransmit);
+            self.timers.stop(Timer::Loss);
+        }
+        self.arm_pmtu_timer(now);
+    }
+
+    /// Whether a black-hole re-cut is pending (nothing but ACKs and its ping may be sent).
+    pub(super) fn recut_pending(&self) -> bool {
+        self.recut.is_some()
+    }
+
+    /// The peer acknowledged outstanding data: the large packets were late, not dropped, so a
+    /// pending re-cut is called off (their sequence numbers keep their bytes).
+    pub(super) fn cancel_recut(&mut self) {
+        if self.recut.take().is_some() {
+            log::info!(
+                target: "utp::mtu",
+                "connection to {} (id {}): a large packet was acknowledged; no re-cut",
+                self.remote,
+                self.recv_id
+            );
+        }
+    }
+
+    /// A packet from the peer after the wait: its ACK describes the peer's final state for the
+    /// outstanding sequence numbers. Nothing of them acknowledged and nothing held out of order:
+    /// the re-cut goes ahead. Anything held: the re-cut could meet it, so it is called off.
+    /// (Progress is [`Connection::cancel_recut`]'s.)
+    fn on_recut_answer(&mut self, now: Instant, header: &Header, sack: bool) {
+        if header.ack_nr != self.send.base().prev() {
+            return;
+        }
+        self.recut = None;
+        if sack {
+            log::info!(
+                target: "utp::mtu",
+                "connection to {} (id {}): the peer holds data out of order; no re-cut",
+                self.remote,
+                self.recv_id
+            );
+            self.timers.set(Timer::Retransmit, now);
+            return;
+        }
+        self.recut(now);
+    }
+
+    /// Cuts the outstanding data into packets of the current size and resends it.
+    fn recut(&mut self, now: Instant) {
+        if let Some(bytes) = self.send.repacketize(self.packet_size) {
             let mut unsent = VecDeque::from(bytes);
             unsent.append(&mut self.unsent);
             self.unsent = unsent;
@@ -335,6 +460,8 @@ impl Connection {
             // The packets vanished for their size, not for congestion.
             self.cc
                 .resume_after_non_congestion_timeouts(self.window_before_timeouts);
+        }
+        if !self.send.is_empty() {
             self.timers.set(Timer::Retransmit, now + self.rtt.rto());
         }
         self.arm_pmtu_timer(now);

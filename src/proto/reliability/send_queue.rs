@@ -493,6 +493,22 @@ impl SendQueue {
         }
     }
 
+    /// Whether [`SendQueue::repacketize`] would re-cut the outstanding packets for
+    /// `max_size`: something is outstanding, and every packet is data larger than that, neither
+    /// selectively acknowledged nor a probe.
+    pub fn can_repacketize(&self, max_size: usize) -> bool {
+        !self.packets.is_empty()
+            && self
+                .packets
+                .iter()
+                .all(|p| p.kind == Kind::Data && !p.sacked && !p.probe && p.size() > max_size)
+    }
+
+    /// When the most recent transmission of any outstanding packet left.
+    pub fn latest_transmission(&self) -> Option<Instant> {
+        self.packets.iter().map(|p| p.last_sent).max()
+    }
+
     /// Takes back every outstanding packet so that its data can be sent again in smaller
     /// packets under the same sequence numbers (after a path-MTU black hole): returns their
     /// payload bytes in order, and the queue continues from the oldest unacknowledged sequence
@@ -504,14 +520,7 @@ impl SendQueue {
     /// (the path drops those), none was selectively acknowledged, and none is a FIN or a probe
     /// (either may have arrived).
     pub fn repacketize(&mut self, max_size: usize) -> Option<Vec<u8>> {
-        if self.packets.is_empty() {
-            return None;
-        }
-        let safe = self
-            .packets
-            .iter()
-            .all(|p| p.kind == Kind::Data && !p.sacked && !p.probe && p.size() > max_size);
-        if !safe {
+        if !self.can_repacketize(max_size) {
             return None;
         }
         let mut bytes = Vec::with_capacity(self.payload_bytes);
