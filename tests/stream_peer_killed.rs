@@ -186,6 +186,11 @@ fn writer_sees_the_peer_end(how: End) {
         }
     };
     assert_dead_peer_error(error, ended_at, how, "write");
+    // What the writer may have lost is known after the error: every byte it wrote is counted,
+    // and no more than that was acknowledged.
+    let stats = stream.stats().expect("stats stay readable after the error");
+    assert_eq!(stats.bytes_written, sent as u64, "{stats:?}");
+    assert!(stats.bytes_acked <= stats.bytes_written, "{stats:?}");
 }
 
 /// We read from a listening `utpcat` that sends endlessly, and which ends as `how`.

@@ -805,4 +805,6 @@ mod extension_tests;
 #[cfg(test)]
 mod pmtu_tests;
 #[cfg(test)]
+mod progress_tests;
+#[cfg(test)]
 mod tests;

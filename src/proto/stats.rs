@@ -9,6 +9,12 @@ pub struct ConnectionStats {
     pub bytes_received: u64,
     /// Payload bytes sent, retransmissions included.
     pub bytes_sent: u64,
+    /// Stream bytes the application wrote (accepted by `write`).
+    pub bytes_written: u64,
+    /// Stream bytes the peer acknowledged cumulatively: the prefix of what was written that the
+    /// peer confirmed it holds in order. Kept after the connection fails (reset, timeout), so
+    /// `bytes_written - bytes_acked` is what may not have arrived.
+    pub bytes_acked: u64,
     /// Datagrams received for this connection.
     pub packets_received: u64,
     /// Datagrams sent for this connection.

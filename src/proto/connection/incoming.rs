@@ -179,6 +179,7 @@ impl Connection {
         // A copy made by the network carries the same timestamp: only distinct ACKs count.
         let distinct = header.timestamp != self.last_ack_timestamp;
         let mut acked = self.send.ack_cumulative(now, header.ack_nr);
+        self.stats.bytes_acked += acked.payload as u64;
         let mut horizon_moved = false;
         let mut reach = None;
         if let Some(sack) = packet.selective_ack {

@@ -432,6 +432,7 @@ impl Connection {
             return Err(StreamError::WouldBlock);
         }
         self.unsent.extend(&data[..n]);
+        self.stats.bytes_written += n as u64;
         Ok(n)
     }
 

@@ -72,6 +72,8 @@ pub struct AckOutcome {
     pub bytes: usize,
     /// Packets newly acknowledged cumulatively.
     pub packets: usize,
+    /// Stream payload bytes of the packets newly acknowledged cumulatively.
+    pub payload: usize,
     /// Smallest round-trip sample among newly acknowledged packets that were sent once (Karn).
     pub rtt: Option<Duration>,
     /// The SYN was acknowledged.
@@ -94,6 +96,7 @@ impl AckOutcome {
     pub fn merge(&mut self, other: AckOutcome) {
         self.bytes += other.bytes;
         self.packets += other.packets;
+        self.payload += other.payload;
         self.rtt = min_opt(self.rtt, other.rtt);
         self.syn_acked |= other.syn_acked;
         self.fin_acked |= other.fin_acked;
@@ -310,6 +313,7 @@ impl SendQueue {
             self.lost_hint = self.lost_hint.saturating_sub(1);
             self.base = self.base.next();
             self.payload_bytes -= p.payload.len();
+            out.payload += p.payload.len();
             if p.lost {
                 self.lost -= 1;
                 out.lost_was_delivered = true;
