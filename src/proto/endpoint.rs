@@ -15,7 +15,7 @@
 //! seed given to [`Endpoint::new`]; the endpoint draws no entropy of its own.
 
 use crate::proto::config::{Config, ConfigError, ConnectionOptions};
-use crate::proto::connection::{Connection, EventQueue};
+use crate::proto::connection::{Connection, EventQueue, Rejected};
 use crate::proto::error::{ConnectError, StreamError};
 pub use crate::proto::event::Event;
 use crate::proto::packet::{encode, looks_like_utp, Extensions, Header, Packet, PacketType};
@@ -28,8 +28,10 @@ use core::net::SocketAddr;
 use core::time::Duration;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 
+mod admission;
 mod mtu_cache;
 
+use admission::{Admission, Refusal};
 use mtu_cache::MtuCache;
 pub use mtu_cache::MTU_CACHE_ENTRIES;
 
@@ -152,6 +154,8 @@ pub struct Endpoint {
     mtu_cache: MtuCache,
     /// The latest time given to any input (for inputs that come without one, such as ICMP).
     last_now: Instant,
+    /// Connections per peer address and the half-open ones (SYN-flood defence).
+    admission: Admission,
 }
 
 impl Endpoint {
@@ -177,6 +181,7 @@ impl Endpoint {
             forced_initial_seq: None,
             reset_refill_at: Instant::ZERO,
             stats: EndpointStats::default(),
+            admission: Admission::default(),
         })
     }
 
@@ -291,12 +296,18 @@ impl Endpoint {
         if self.by_key.contains_key(&key) {
             return Err(ConnectError::NoConnectionIds);
         }
-        if self.connections.len() >= self.config.max_connections {
-            return Err(ConnectError::TooManyConnections);
-        }
         let config = options
             .apply(&self.config)
             .map_err(|_| ConnectError::InvalidOptions)?;
+        let held = self.connections.len();
+        if self
+            .admission
+            .check(&self.config, incoming.remote, held)
+            .is_err()
+            || !self.make_room(now)
+        {
+            return Err(ConnectError::TooManyConnections);
+        }
         self.stats.received_by_size[size_bucket(incoming.len)] += 1;
         let initial_seq = self.initial_seq();
         let handle = self.new_handle();
@@ -364,6 +375,7 @@ impl Endpoint {
             }
         }
         siblings.push(handle);
+        self.admission.on_insert(handle, &mut conn);
         self.by_key.insert((conn.remote(), conn.recv_id()), handle);
         self.connections.insert(handle, conn);
         self.touch(handle);
@@ -377,6 +389,7 @@ impl Endpoint {
         };
         if conn.is_finished() {
             let key = (conn.remote(), conn.recv_id());
+            self.admission.on_remove(conn);
             self.connections.remove(&handle);
             if self.by_key.get(&key) == Some(&handle) {
                 self.by_key.remove(&key);
@@ -389,6 +402,7 @@ impl Endpoint {
             }
             return;
         }
+        self.admission.on_touch(conn);
         if !conn.queued {
             conn.queued = true;
             self.ready.push_back(handle);
@@ -431,7 +445,11 @@ impl Endpoint {
         self.last_routed = Some(handle);
         self.last_now = self.last_now.max(now);
         if let Some(conn) = self.connections.get_mut(&handle) {
-            conn.handle_packet(now, &packet, &mut self.events);
+            match conn.handle_packet(now, &packet, &mut self.events) {
+                Some(Rejected::Ack) => self.stats.implausible_acks += 1,
+                Some(Rejected::Reset) => self.stats.resets_ignored += 1,
+                None => {}
+            }
             if conn.owes_ack() && !conn.listed_for_ack {
                 conn.listed_for_ack = true;
                 self.owing_acks.push(handle);
@@ -464,9 +482,21 @@ impl Endpoint {
     ) -> DatagramEvent {
         match header.packet_type {
             PacketType::Syn => {
-                if self.connections.len() >= self.config.max_connections {
-                    log::debug!("SYN from {from} dropped: connection limit reached");
-                    return DatagramEvent::Handled;
+                match self
+                    .admission
+                    .check(&self.config, from, self.connections.len())
+                {
+                    Ok(()) => {}
+                    Err(Refusal::PerPeer) => {
+                        log::debug!("SYN from {from} dropped: per-address connection limit");
+                        self.stats.refused_per_peer += 1;
+                        return DatagramEvent::Handled;
+                    }
+                    Err(Refusal::Full) => {
+                        log::debug!("SYN from {from} dropped: connection limit reached");
+                        self.stats.refused_full += 1;
+                        return DatagramEvent::Handled;
+                    }
                 }
                 DatagramEvent::Incoming(Incoming {
                     remote: from,
@@ -800,6 +830,8 @@ impl Endpoint {
 
 #[cfg(test)]
 mod extension_tests;
+#[cfg(test)]
+mod hostile_tests;
 #[cfg(test)]
 mod pmtu_tests;
 #[cfg(test)]
