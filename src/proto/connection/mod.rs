@@ -720,6 +720,9 @@ impl Connection {
                         self.keepalive_due = true;
                     }
                     self.arm_keepalive(now);
+                    // Nothing sent for a keepalive interval: the connection is idle, and gives
+                    // back what it kept for reuse (tests/idle_memory.rs).
+                    self.release_idle_memory();
                 }
                 Timer::Persist => {
                     if self.peer_window < self.packet_size && !self.unsent.is_empty() {
@@ -737,6 +740,21 @@ impl Connection {
                     }
                 }
             }
+        }
+    }
+
+    /// Frees the capacity kept for reuse by empty queues and buffer pools. The next packet
+    /// allocates again; an idle connection then holds little beyond its own struct.
+    fn release_idle_memory(&mut self) {
+        if self.send.is_empty() {
+            self.send.release_pool();
+        }
+        if self.unsent.is_empty() {
+            self.unsent = VecDeque::new();
+        }
+        self.recv.release_idle();
+        if self.early.is_empty() {
+            self.early = Vec::new();
         }
     }
 

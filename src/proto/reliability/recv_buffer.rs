@@ -185,6 +185,18 @@ impl RecvBuffer {
         }
     }
 
+    /// Frees the memory an idle buffer keeps for reuse: the capacity of an empty in-order
+    /// queue and reorder ring, and the pooled packet buffers.
+    pub fn release_idle(&mut self) {
+        if self.readable.is_empty() {
+            self.readable = VecDeque::new();
+        }
+        if self.reorder.is_empty() {
+            self.reorder = VecDeque::new();
+        }
+        self.pool.clear();
+    }
+
     /// Takes in packet `seq` carrying `payload`; `fin` marks the peer's FIN (no payload).
     pub fn insert(&mut self, seq: SeqNr, payload: &[u8], fin: bool) -> Inserted {
         if seq.distance_from(self.ack_nr) == 0 || seq.precedes(self.ack_nr) {
