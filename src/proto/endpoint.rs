@@ -13,6 +13,24 @@
 //!
 //! `now` must never go backwards. Connection ids and initial sequence numbers come from the
 //! seed given to [`Endpoint::new`]; the endpoint draws no entropy of its own.
+//!
+//! # Bounded work and memory (hostile input)
+//! * Per datagram: decoding walks the extension chain once (each step consumes at least two
+//!   bytes); a selective ACK has at most 2016 bits, each read a fixed number of times; loss detection
+//!   scans the packets in flight, at most [`MAX_PACKETS_IN_FLIGHT`]; a cumulative ACK frees
+//!   each packet once; a SYN costs O(1) (see `admission.rs`, `unknown.rs`).
+//! * Per timer tick: only connections whose deadline passed are visited (a heap of about one
+//!   entry per connection); each does at most O(packets in flight) work.
+//! * Per connection: the send buffer (at most [`Config::max_send_buffer`]), the receive buffer
+//!   (packets held out of order charged at least
+//!   [`HELD_PACKET_MIN_CHARGE`](crate::proto::reliability::recv_buffer::HELD_PACKET_MIN_CHARGE)
+//!   bytes each), at most 8 packets that overtook the SYN-ACK; an idle connection frees its
+//!   pooled buffers after a keepalive interval (tests/idle_memory.rs).
+//! * Per endpoint: [`Config::max_connections`], [`Config::max_connections_per_ip`] per peer
+//!   address, [`Config::max_half_open`] with eviction, and RESETs to unknown peers limited by
+//!   a token bucket ([`Config::reset_burst`], [`Config::reset_rate`]).
+//!
+//! [`MAX_PACKETS_IN_FLIGHT`]: crate::proto::config::MAX_PACKETS_IN_FLIGHT
 
 use crate::proto::config::{Config, ConfigError, ConnectionOptions};
 use crate::proto::connection::{Connection, EventQueue, Rejected};
@@ -30,8 +48,9 @@ use std::collections::{BinaryHeap, HashMap, VecDeque};
 
 mod admission;
 mod mtu_cache;
+mod unknown;
 
-use admission::{Admission, Refusal};
+use admission::Admission;
 use mtu_cache::MtuCache;
 pub use mtu_cache::MTU_CACHE_ENTRIES;
 
@@ -461,87 +480,6 @@ impl Endpoint {
         self.remember_pmtu(now, handle);
         self.touch(handle);
         DatagramEvent::Handled
-    }
-
-    /// A RESET echoes the connection id of the packet it answers: our send id, or (for a SYN)
-    /// our receive id. Like libutp, try the id and its neighbours, but only accept a match
-    /// whose own ids explain the RESET.
-    fn find_reset_target(&self, from: SocketAddr, id: u16) -> Option<ConnectionHandle> {
-        [id, id.wrapping_sub(1), id.wrapping_add(1)]
-            .into_iter()
-            .find_map(|key| {
-                let handle = *self.by_key.get(&(from, key))?;
-                let conn = self.connections.get(&handle)?;
-                (conn.send_id() == id || conn.recv_id() == id).then_some(handle)
-            })
-    }
-
-    fn unknown_connection(
-        &mut self,
-        now: Instant,
-        from: SocketAddr,
-        header: Header,
-        len: usize,
-    ) -> DatagramEvent {
-        match header.packet_type {
-            PacketType::Syn => {
-                match self
-                    .admission
-                    .check(&self.config, from, self.connections.len())
-                {
-                    Ok(()) => {}
-                    Err(Refusal::PerPeer) => {
-                        log::debug!("SYN from {from} dropped: per-address connection limit");
-                        self.stats.refused_per_peer += 1;
-                        return DatagramEvent::Handled;
-                    }
-                    Err(Refusal::Full) => {
-                        log::debug!("SYN from {from} dropped: connection limit reached");
-                        self.stats.refused_full += 1;
-                        return DatagramEvent::Handled;
-                    }
-                }
-                DatagramEvent::Incoming(Incoming {
-                    remote: from,
-                    syn: header,
-                    len,
-                })
-            }
-            // A RESET for nothing is ignored (never answer a RESET with a RESET).
-            PacketType::Reset => DatagramEvent::Handled,
-            _ => {
-                self.queue_reset(now, from, &header);
-                DatagramEvent::Handled
-            }
-        }
-    }
-
-    /// Queues a RESET answering `header` (BEP 29, as libutp: the received connection id,
-    /// ack_nr = the received seq_nr, window 0), subject to the rate limit.
-    fn queue_reset(&mut self, now: Instant, to: SocketAddr, header: &Header) {
-        let elapsed = now.saturating_duration_since(self.reset_refill_at);
-        let refill = (elapsed.as_micros() * u128::from(self.config.reset_rate) / 1_000_000) as u64;
-        if refill > 0 {
-            self.reset_tokens = (u64::from(self.reset_tokens) + refill)
-                .min(u64::from(self.config.reset_burst)) as u32;
-            self.reset_refill_at = now;
-        }
-        if self.reset_tokens == 0 {
-            self.stats.resets_suppressed += 1;
-            return;
-        }
-        self.reset_tokens -= 1;
-        self.stats.resets_sent += 1;
-        let reset = Header {
-            packet_type: PacketType::Reset,
-            connection_id: header.connection_id,
-            timestamp: now.wire(),
-            timestamp_diff: 0,
-            window: 0,
-            seq_nr: SeqNr(self.rng.next_u16()),
-            ack_nr: header.seq_nr,
-        };
-        self.resets.push_back((to, reset));
     }
 
     /// The connection the last datagram given to [`Endpoint::handle_datagram`] was delivered to,

@@ -188,10 +188,12 @@ impl Connection {
 
     /// Whether a RESET acknowledging `ack_nr` can be genuine: `ack_nr` lies within
     /// [`RESET_SEQ_SLACK`] before the oldest unacknowledged sequence number and the next one
-    /// (which our ST_STATE packets carry).
+    /// (which our ST_STATE packets carry). Any RESET ends a half-open connection: an initiator
+    /// that gives up before our SYN-ACK reaches it cannot know our sequence numbers (ours then
+    /// sends `ack_nr` 0), and a half-open connection is evicted by any SYN flood anyway.
     fn reset_is_plausible(&self, ack_nr: SeqNr) -> bool {
         let next = self.send.next_seq();
-        ack_nr.within(self.send.base().sub(RESET_SEQ_SLACK), next)
+        self.is_half_open() || ack_nr.within(self.send.base().sub(RESET_SEQ_SLACK), next)
     }
 
     /// Whether `ack_nr` lies within what we have sent and not had acknowledged: from the last

@@ -451,3 +451,74 @@ fn closed_window_forever(limit: Option<u32>) -> Option<(Instant, ConnectionError
     assert!(probes >= limit.unwrap_or(5), "only {probes} probes sent");
     failed_at
 }
+
+#[test]
+fn any_reset_from_the_peer_ends_a_half_open_connection() {
+    // The initiator aborts before our SYN-ACK reached it: its RESET cannot name our numbers.
+    let mut ea = Endpoint::new(config(), 1).expect("endpoint");
+    let mut eb = Endpoint::new(config(), 2).expect("endpoint");
+    let now = Instant::from_micros(1_000);
+    let ha = ea.connect(now, b()).expect("connect");
+    let syn = drain(&mut ea, now).remove(0);
+    let DatagramEvent::Incoming(i) = eb.handle_datagram(now, a(), &syn) else {
+        panic!("SYN not offered");
+    };
+    let hb = eb.accept(now, i).expect("accept");
+    drain(&mut eb, now); // the SYN-ACK is lost
+    assert!(eb.is_half_open(hb));
+    ea.abort(now, ha).expect("abort");
+    for datagram in drain(&mut ea, now) {
+        eb.handle_datagram(now, a(), &datagram);
+    }
+    let events: Vec<_> = std::iter::from_fn(|| eb.poll_event()).collect();
+    assert!(
+        events.contains(&(hb, Event::Error(ConnectionError::Reset))),
+        "{events:?}"
+    );
+}
+
+#[test]
+fn a_peer_that_selectively_acknowledges_all_but_the_first_packet_forever_times_out() {
+    let (mut ea, _, ha, _) = established(config());
+    let id = ea.connections[&ha].recv_id();
+    let first = ids(&ea, ha).1;
+    let mut now = Instant::from_micros(3_000_000);
+    ea.write(ha, &vec![3u8; 200_000]).expect("write");
+    let start = now;
+    let mut failed = None;
+    let mut t = 100u32;
+    for _ in 0..100_000 {
+        let sent = drain(&mut ea, now);
+        for _ in &sent {
+            // Everything after the first packet arrived; the first never does.
+            let next = ids(&ea, ha).1;
+            let held = usize::from(next.distance_from(first))
+                .saturating_sub(1)
+                .min(2016);
+            let mut mask = vec![0u8; held.div_ceil(32).max(1) * 4];
+            for i in 0..held {
+                sack_set_bit(&mut mask, i);
+            }
+            t += 1;
+            ea.handle_datagram(now, b(), &ack(id, first.prev(), t, Some(&mask)));
+        }
+        let c = &ea.connections[&ha];
+        assert!(c.send_queue().buffered_payload() <= config().send_buffer_cap());
+        if let Some((_, Event::Error(e))) =
+            std::iter::from_fn(|| ea.poll_event()).find(|(_, ev)| matches!(ev, Event::Error(_)))
+        {
+            failed = Some((now, e));
+            break;
+        }
+        if sent.is_empty() {
+            let Some(at) = ea.poll_timeout() else { break };
+            now = at;
+            ea.handle_timeout(now);
+        }
+    }
+    let (at, error) = failed.expect("a peer that never acknowledges must time out");
+    assert_eq!(error, ConnectionError::TimedOut);
+    // max_retransmits (6) timeouts of the first packet, backing off from the initial RTO.
+    let took = at.saturating_duration_since(start);
+    assert!(took < Duration::from_secs(300), "took {took:?}");
+}
