@@ -522,3 +522,43 @@ fn a_peer_that_selectively_acknowledges_all_but_the_first_packet_forever_times_o
     let took = at.saturating_duration_since(start);
     assert!(took < Duration::from_secs(300), "took {took:?}");
 }
+
+#[test]
+fn stray_packets_get_resets_at_the_configured_rate_and_no_faster() {
+    let config = config();
+    let (burst, rate) = (u64::from(config.reset_burst), u64::from(config.reset_rate));
+    let mut e = Endpoint::new(config, 1).expect("endpoint");
+    let mut buf = [0u8; 2048];
+    let stray = |i: u16| {
+        datagram(
+            &Header {
+                packet_type: PacketType::State,
+                connection_id: i,
+                timestamp: WireTime(1),
+                timestamp_diff: 0,
+                window: 0,
+                seq_nr: SeqNr(i),
+                ack_nr: SeqNr(0),
+            },
+            &Extensions::default(),
+            &[],
+        )
+    };
+    // A packet every 7 ms for 10 s: after the burst, RESETs follow the rate exactly.
+    let mut now = Instant::from_micros(1_000_000);
+    let mut sent = 0;
+    for i in 0..10_000 / 7 {
+        e.handle_datagram(now, a(), &stray(i as u16));
+        while e.poll_transmit(now, &mut buf).is_some() {
+            sent += 1;
+        }
+        now += Duration::from_millis(7);
+    }
+    let expected = burst + rate * 10;
+    assert!(
+        sent + 2 >= expected && sent <= expected,
+        "{sent} RESETs, expected about {expected}"
+    );
+    assert_eq!(e.stats().resets_sent, sent);
+    assert_eq!(e.stats().resets_suppressed, (10_000 / 7) - sent);
+}

@@ -69,11 +69,22 @@ impl Endpoint {
     /// ack_nr = the received seq_nr, window 0), subject to the rate limit.
     pub(super) fn queue_reset(&mut self, now: Instant, to: SocketAddr, header: &Header) {
         let elapsed = now.saturating_duration_since(self.reset_refill_at);
-        let refill = (elapsed.as_micros() * u128::from(self.config.reset_rate) / 1_000_000) as u64;
+        let rate = u128::from(self.config.reset_rate);
+        let refill = (elapsed.as_micros() * rate / 1_000_000) as u64;
         if refill > 0 {
-            self.reset_tokens = (u64::from(self.reset_tokens) + refill)
-                .min(u64::from(self.config.reset_burst)) as u32;
-            self.reset_refill_at = now;
+            let tokens = u64::from(self.reset_tokens) + refill;
+            let burst = u64::from(self.config.reset_burst);
+            if tokens >= burst {
+                self.reset_tokens = self.config.reset_burst;
+                self.reset_refill_at = now;
+            } else {
+                // Keep the fraction of a token earned since the last whole one: refilling from
+                // `now` would lose it, and a steady stream of stray packets would get RESETs
+                // at well under `reset_rate` (7 ms apart at 100/s: one per 14 ms).
+                self.reset_tokens = tokens as u32;
+                let used = u128::from(refill) * 1_000_000 / rate;
+                self.reset_refill_at += core::time::Duration::from_micros(used as u64);
+            }
         }
         if self.reset_tokens == 0 {
             self.stats.resets_suppressed += 1;
