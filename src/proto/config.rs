@@ -132,7 +132,8 @@ pub struct Config {
     /// Default 3000.
     pub max_connections: usize,
     /// Most connections an endpoint holds with one peer IP address, all ports together (a
-    /// port costs an attacker nothing to vary, an address does). SYNs beyond it are dropped
+    /// port costs an attacker nothing to vary, an address does); IPv6 peers count by their
+    /// /64 prefix, which one host or home network holds whole (RFC 6177). SYNs beyond it are dropped
     /// silently and counted in [`crate::proto::EndpointStats::refused_per_peer`]. Default 64,
     /// our own choice: a torrent client talks to a peer over one or two connections, so 64
     /// leaves room for a few dozen clients behind one NAT (a campus, a carrier-grade NAT)

@@ -2,8 +2,8 @@
 //! eviction (see [`Config::max_connections_per_ip`] and [`Config::max_half_open`]).
 //!
 //! Invariants:
-//! * `per_ip[ip]` is the number of connections held (any state, either direction) whose peer
-//!   has address `ip`; addresses with none are absent.
+//! * `per_ip[key]` is the number of connections held (any state, either direction) whose peer
+//!   address maps to `key` (see [`peer_key`]); keys with none are absent.
 //! * `half_open_count` is the number of held connections with `counted_half_open` set, and a
 //!   connection is counted exactly while [`Connection::is_half_open`] holds (the endpoint
 //!   updates the count in `touch`, after every input to a connection).
@@ -18,6 +18,20 @@ use crate::proto::connection::Connection;
 use crate::proto::time::Instant;
 use core::net::{IpAddr, SocketAddr};
 use std::collections::{HashMap, VecDeque};
+
+/// What the per-address limit counts a peer address under: an IPv4 address as it is, an IPv6
+/// address by its /64 prefix (one host or home network gets a whole /64, RFC 6177, so its
+/// addresses are as cheap to vary as ports), and an IPv4-mapped IPv6 address as its IPv4
+/// address.
+pub(super) fn peer_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(v4) => IpAddr::V4(v4),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6((u128::from(v6) & !u128::from(u64::MAX)).into()),
+        },
+    }
+}
 
 /// The endpoint's admission bookkeeping.
 #[derive(Debug, Default)]
@@ -41,9 +55,9 @@ pub(super) enum Refusal {
 }
 
 impl Admission {
-    /// Connections held with peers at `ip`.
+    /// Connections held with peers whose address maps to the same key as `ip`.
     pub(super) fn count_for(&self, ip: IpAddr) -> usize {
-        self.per_ip.get(&ip).map_or(0, |&n| n as usize)
+        self.per_ip.get(&peer_key(ip)).map_or(0, |&n| n as usize)
     }
 
     /// Half-open connections held.
@@ -76,7 +90,7 @@ impl Admission {
 
     /// A connection was added.
     pub(super) fn on_insert(&mut self, handle: ConnectionHandle, conn: &mut Connection) {
-        *self.per_ip.entry(conn.remote().ip()).or_default() += 1;
+        *self.per_ip.entry(peer_key(conn.remote().ip())).or_default() += 1;
         if conn.is_half_open() {
             conn.counted_half_open = true;
             self.half_open_count += 1;
@@ -103,11 +117,11 @@ impl Admission {
         if conn.was_evicted() {
             self.evicted_held -= 1;
         }
-        let ip = conn.remote().ip();
-        if let Some(n) = self.per_ip.get_mut(&ip) {
+        let key = peer_key(conn.remote().ip());
+        if let Some(n) = self.per_ip.get_mut(&key) {
             *n -= 1;
             if *n == 0 {
-                self.per_ip.remove(&ip);
+                self.per_ip.remove(&key);
             }
         }
     }
@@ -177,5 +191,30 @@ impl Endpoint {
         self.connections
             .get(&handle)
             .is_some_and(|c| c.is_half_open())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::peer_key;
+    use core::net::IpAddr;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().expect("address")
+    }
+
+    #[test]
+    fn ipv6_peers_count_by_their_64_bit_prefix() {
+        assert_eq!(peer_key(ip("10.1.2.3")), ip("10.1.2.3"));
+        assert_eq!(peer_key(ip("2001:db8:1:2:aaaa::1")), ip("2001:db8:1:2::"));
+        assert_eq!(
+            peer_key(ip("2001:db8:1:2:ffff:ffff:ffff:ffff")),
+            peer_key(ip("2001:db8:1:2::7"))
+        );
+        assert_ne!(
+            peer_key(ip("2001:db8:1:3::1")),
+            peer_key(ip("2001:db8:1:2::1"))
+        );
+        assert_eq!(peer_key(ip("::ffff:10.1.2.3")), ip("10.1.2.3"));
     }
 }
