@@ -398,6 +398,7 @@ impl Connection {
     pub(crate) fn evict(&mut self, now: Instant, events: &mut EventQueue) {
         self.half_open = false;
         self.fail(now, ConnectionError::Evicted, events);
+        self.release_idle_memory();
     }
 
     /// The send queue, for tests that check what an input did to it.

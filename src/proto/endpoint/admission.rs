@@ -39,8 +39,9 @@ pub(super) struct Admission {
     per_ip: HashMap<IpAddr, u32>,
     half_open: VecDeque<ConnectionHandle>,
     half_open_count: usize,
-    /// Evicted connections the application has not closed yet: failed, holding no buffers
-    /// that matter, and not counted against [`Config::max_connections`] (else a flood would
+    /// Evicted connections the application has not closed yet: failed, their timers stopped,
+    /// holding at most the initial window's packets (nothing was ever acknowledged) and no
+    /// pooled buffers; not counted against [`Config::max_connections`] (else a flood would
     /// fill the endpoint with them between the application's closes).
     evicted_held: usize,
 }
