@@ -216,11 +216,19 @@ fn runtime_with_workers(threads: usize) -> io::Result<(Runtime, Vec<u32>)> {
     Ok((runtime, new))
 }
 
-/// Binds a socket on 127.0.0.1 driven by `runtime`, with default options otherwise.
+/// Binds a socket on 127.0.0.1 driven by `runtime`, with default options otherwise, except
+/// that every client shares one address and opens its connections at once: the per-address and
+/// half-open limits (defences for a port open to the internet) are lifted.
 fn bind_loopback(runtime: &Runtime) -> io::Result<UtpSocket> {
+    let defaults = SocketOptions::default();
     let options = SocketOptions {
         runtime: Some(runtime.clone()),
-        ..Default::default()
+        config: utp::proto::Config {
+            max_connections_per_ip: defaults.config.max_connections,
+            max_half_open: defaults.config.max_connections,
+            ..defaults.config.clone()
+        },
+        ..defaults
     };
     UtpSocket::bind_with(SocketAddr::from(([127, 0, 0, 1], 0)), options)
 }

@@ -90,6 +90,7 @@ fn map_connection(e: ConnectionError) -> io::Error {
         ConnectionError::Refused => io::ErrorKind::ConnectionRefused,
         ConnectionError::Reset => io::ErrorKind::ConnectionReset,
         ConnectionError::TimedOut => io::ErrorKind::TimedOut,
+        ConnectionError::Evicted => io::ErrorKind::ConnectionAborted,
     };
     io::Error::new(kind, e)
 }

@@ -224,6 +224,8 @@ impl UtpContext {
                         crate::proto::ConnectionError::Refused => UTP_ECONNREFUSED,
                         crate::proto::ConnectionError::Reset => UTP_ECONNRESET,
                         crate::proto::ConnectionError::TimedOut => UTP_ETIMEDOUT,
+                        // libutp has no closer code: the peer sees a vanished connection.
+                        crate::proto::ConnectionError::Evicted => UTP_ECONNRESET,
                     };
                     return Step::Error { socket, code };
                 }

@@ -131,9 +131,40 @@ pub struct Config {
     /// Maximum number of connections an endpoint holds (libutp silently refuses SYNs beyond 3000).
     /// Default 3000.
     pub max_connections: usize,
-    /// RESET packets for unknown connections: tokens in the bucket. Default 100.
+    /// Most connections an endpoint holds with one peer IP address, all ports together (a
+    /// port costs an attacker nothing to vary, an address does); IPv6 peers count by their
+    /// /64 prefix, which one host or home network holds whole (RFC 6177). SYNs beyond it are dropped
+    /// silently and counted in [`crate::proto::EndpointStats::refused_per_peer`]. Default 64,
+    /// our own choice: a torrent client talks to a peer over one or two connections, so 64
+    /// leaves room for a few dozen clients behind one NAT (a campus, a carrier-grade NAT)
+    /// while one host can hold at most 64 / 3000 of the default `max_connections`. Loopback
+    /// peers are exempt: they are local processes (tests, proxies), not spoofable from afar.
+    pub max_connections_per_ip: usize,
+    /// Most half-open connections: accepted from a SYN, nothing heard from the peer since but
+    /// SYN retransmits. When a SYN arrives with this many held, the oldest half-open one is
+    /// evicted (it fails with [`crate::proto::ConnectionError::Evicted`], counted in
+    /// [`crate::proto::EndpointStats::half_open_evicted`]) so that a new SYN always gets a
+    /// chance, while established connections are never touched (a SYN flood costs at most
+    /// this many connections' memory and cannot starve legitimate peers). Default 256, our
+    /// own choice: a genuine handshake completes within one round trip, so 256 admits 256
+    /// simultaneous handshakes per round trip (over 1000 per second at 250 ms) while a flood
+    /// holds under a tenth of `max_connections` (a larger value acts as `max_connections`).
+    pub max_half_open: usize,
+    /// Retransmission timeouts in a row while the peer keeps answering with a closed receive
+    /// window (window probes), after which the connection fails with `TimedOut`: a peer that
+    /// never reads would otherwise hold the connection and its send buffer forever (RFC 9293
+    /// section 3.8.6.1 lets TCP probe indefinitely; it names that a resource risk). Default
+    /// 12, our own choice: with the default RTO floor and ceiling the probes back off from
+    /// 250 ms to 60 s and the 12th fails about 5 minutes after the window closed, far beyond
+    /// a reader that pauses. `None` probes forever, as libutp.
+    pub max_window_probes: Option<u32>,
+    /// RESET packets for unknown connections: tokens in the bucket. Default 100, our own
+    /// choice (libutp answers every such packet): a burst of stray packets after a restart is
+    /// answered, a flood is not reflected at more than `reset_rate` per second.
     pub reset_burst: u32,
-    /// RESET packets for unknown connections: tokens restored per second. Default 100.
+    /// RESET packets for unknown connections: tokens restored per second. Default 100, our
+    /// own choice, as `reset_burst`; beyond it they are counted in
+    /// [`crate::proto::EndpointStats::resets_suppressed`].
     pub reset_rate: u32,
 }
 
@@ -164,6 +195,9 @@ impl Default for Config {
             idle_timeout: Some(Duration::from_secs(120)),
             linger: Duration::from_secs(3),
             max_connections: 3000,
+            max_connections_per_ip: 64,
+            max_half_open: 256,
+            max_window_probes: Some(12),
             reset_burst: 100,
             reset_rate: 100,
         }
@@ -280,6 +314,15 @@ impl Config {
         if self.max_connections == 0 {
             return Err(ConfigError("max_connections must be positive"));
         }
+        if self.max_connections_per_ip == 0 {
+            return Err(ConfigError("max_connections_per_ip must be positive"));
+        }
+        if self.max_half_open == 0 {
+            return Err(ConfigError("max_half_open must be positive"));
+        }
+        if self.max_window_probes == Some(0) {
+            return Err(ConfigError("max_window_probes must be positive"));
+        }
         Ok(())
     }
 }
@@ -310,6 +353,18 @@ mod tests {
             },
             Config {
                 target_delay: Duration::ZERO,
+                ..Config::default()
+            },
+            Config {
+                max_connections_per_ip: 0,
+                ..Config::default()
+            },
+            Config {
+                max_half_open: 0,
+                ..Config::default()
+            },
+            Config {
+                max_window_probes: Some(0),
                 ..Config::default()
             },
         ];

@@ -13,9 +13,27 @@
 //!
 //! `now` must never go backwards. Connection ids and initial sequence numbers come from the
 //! seed given to [`Endpoint::new`]; the endpoint draws no entropy of its own.
+//!
+//! # Bounded work and memory (hostile input)
+//! * Per datagram: decoding walks the extension chain once (each step consumes at least two
+//!   bytes); a selective ACK has at most 2016 bits, each read a fixed number of times; loss detection
+//!   scans the packets in flight, at most [`MAX_PACKETS_IN_FLIGHT`]; a cumulative ACK frees
+//!   each packet once; a SYN costs O(1) (see `admission.rs`, `unknown.rs`).
+//! * Per timer tick: only connections whose deadline passed are visited (a heap of about one
+//!   entry per connection); each does at most O(packets in flight) work.
+//! * Per connection: the send buffer (at most [`Config::max_send_buffer`]), the receive buffer
+//!   (packets held out of order charged at least
+//!   [`HELD_PACKET_MIN_CHARGE`](crate::proto::reliability::recv_buffer::HELD_PACKET_MIN_CHARGE)
+//!   bytes each), at most 8 packets that overtook the SYN-ACK; an idle connection frees its
+//!   pooled buffers after a keepalive interval (tests/idle_memory.rs).
+//! * Per endpoint: [`Config::max_connections`], [`Config::max_connections_per_ip`] per peer
+//!   address, [`Config::max_half_open`] with eviction, and RESETs to unknown peers limited by
+//!   a token bucket ([`Config::reset_burst`], [`Config::reset_rate`]).
+//!
+//! [`MAX_PACKETS_IN_FLIGHT`]: crate::proto::config::MAX_PACKETS_IN_FLIGHT
 
 use crate::proto::config::{Config, ConfigError, ConnectionOptions};
-use crate::proto::connection::{Connection, EventQueue};
+use crate::proto::connection::{Connection, EventQueue, Rejected};
 use crate::proto::error::{ConnectError, StreamError};
 pub use crate::proto::event::Event;
 use crate::proto::packet::{encode, looks_like_utp, Extensions, Header, Packet, PacketType};
@@ -28,8 +46,11 @@ use core::net::SocketAddr;
 use core::time::Duration;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 
+mod admission;
 mod mtu_cache;
+mod unknown;
 
+use admission::Admission;
 use mtu_cache::MtuCache;
 pub use mtu_cache::MTU_CACHE_ENTRIES;
 
@@ -131,7 +152,10 @@ fn schedule(
 pub struct Endpoint {
     config: Config,
     rng: SplitMix64,
-    connections: HashMap<ConnectionHandle, Connection>,
+    /// Boxed: a connection is about 2 KiB, and a map stores its values inline in a table up
+    /// to twice as large as it is full, so unboxed the empty slots alone would cost an idle
+    /// connection 2 KiB more (tests/idle_memory.rs).
+    connections: HashMap<ConnectionHandle, Box<Connection>>,
     by_key: HashMap<(SocketAddr, u16), ConnectionHandle>,
     /// Live connections per remote address, oldest first: a new connection to the same peer
     /// starts from the oldest one's path measurements (see [`Endpoint::insert`]).
@@ -152,6 +176,8 @@ pub struct Endpoint {
     mtu_cache: MtuCache,
     /// The latest time given to any input (for inputs that come without one, such as ICMP).
     last_now: Instant,
+    /// Connections per peer address and the half-open ones (SYN-flood defence).
+    admission: Admission,
 }
 
 impl Endpoint {
@@ -177,6 +203,7 @@ impl Endpoint {
             forced_initial_seq: None,
             reset_refill_at: Instant::ZERO,
             stats: EndpointStats::default(),
+            admission: Admission::default(),
         })
     }
 
@@ -291,12 +318,18 @@ impl Endpoint {
         if self.by_key.contains_key(&key) {
             return Err(ConnectError::NoConnectionIds);
         }
-        if self.connections.len() >= self.config.max_connections {
-            return Err(ConnectError::TooManyConnections);
-        }
         let config = options
             .apply(&self.config)
             .map_err(|_| ConnectError::InvalidOptions)?;
+        let held = self.connections.len();
+        if self
+            .admission
+            .check(&self.config, incoming.remote, held)
+            .is_err()
+            || !self.make_room(now)
+        {
+            return Err(ConnectError::TooManyConnections);
+        }
         self.stats.received_by_size[size_bucket(incoming.len)] += 1;
         let initial_seq = self.initial_seq();
         let handle = self.new_handle();
@@ -364,8 +397,9 @@ impl Endpoint {
             }
         }
         siblings.push(handle);
+        self.admission.on_insert(handle, &mut conn);
         self.by_key.insert((conn.remote(), conn.recv_id()), handle);
-        self.connections.insert(handle, conn);
+        self.connections.insert(handle, Box::new(conn));
         self.touch(handle);
     }
 
@@ -377,6 +411,7 @@ impl Endpoint {
         };
         if conn.is_finished() {
             let key = (conn.remote(), conn.recv_id());
+            self.admission.on_remove(conn);
             self.connections.remove(&handle);
             if self.by_key.get(&key) == Some(&handle) {
                 self.by_key.remove(&key);
@@ -389,6 +424,7 @@ impl Endpoint {
             }
             return;
         }
+        self.admission.on_touch(conn);
         if !conn.queued {
             conn.queued = true;
             self.ready.push_back(handle);
@@ -431,7 +467,11 @@ impl Endpoint {
         self.last_routed = Some(handle);
         self.last_now = self.last_now.max(now);
         if let Some(conn) = self.connections.get_mut(&handle) {
-            conn.handle_packet(now, &packet, &mut self.events);
+            match conn.handle_packet(now, &packet, &mut self.events) {
+                Some(Rejected::Ack) => self.stats.implausible_acks += 1,
+                Some(Rejected::Reset) => self.stats.resets_ignored += 1,
+                None => {}
+            }
             if conn.owes_ack() && !conn.listed_for_ack {
                 conn.listed_for_ack = true;
                 self.owing_acks.push(handle);
@@ -440,75 +480,6 @@ impl Endpoint {
         self.remember_pmtu(now, handle);
         self.touch(handle);
         DatagramEvent::Handled
-    }
-
-    /// A RESET echoes the connection id of the packet it answers: our send id, or (for a SYN)
-    /// our receive id. Like libutp, try the id and its neighbours, but only accept a match
-    /// whose own ids explain the RESET.
-    fn find_reset_target(&self, from: SocketAddr, id: u16) -> Option<ConnectionHandle> {
-        [id, id.wrapping_sub(1), id.wrapping_add(1)]
-            .into_iter()
-            .find_map(|key| {
-                let handle = *self.by_key.get(&(from, key))?;
-                let conn = self.connections.get(&handle)?;
-                (conn.send_id() == id || conn.recv_id() == id).then_some(handle)
-            })
-    }
-
-    fn unknown_connection(
-        &mut self,
-        now: Instant,
-        from: SocketAddr,
-        header: Header,
-        len: usize,
-    ) -> DatagramEvent {
-        match header.packet_type {
-            PacketType::Syn => {
-                if self.connections.len() >= self.config.max_connections {
-                    log::debug!("SYN from {from} dropped: connection limit reached");
-                    return DatagramEvent::Handled;
-                }
-                DatagramEvent::Incoming(Incoming {
-                    remote: from,
-                    syn: header,
-                    len,
-                })
-            }
-            // A RESET for nothing is ignored (never answer a RESET with a RESET).
-            PacketType::Reset => DatagramEvent::Handled,
-            _ => {
-                self.queue_reset(now, from, &header);
-                DatagramEvent::Handled
-            }
-        }
-    }
-
-    /// Queues a RESET answering `header` (BEP 29, as libutp: the received connection id,
-    /// ack_nr = the received seq_nr, window 0), subject to the rate limit.
-    fn queue_reset(&mut self, now: Instant, to: SocketAddr, header: &Header) {
-        let elapsed = now.saturating_duration_since(self.reset_refill_at);
-        let refill = (elapsed.as_micros() * u128::from(self.config.reset_rate) / 1_000_000) as u64;
-        if refill > 0 {
-            self.reset_tokens = (u64::from(self.reset_tokens) + refill)
-                .min(u64::from(self.config.reset_burst)) as u32;
-            self.reset_refill_at = now;
-        }
-        if self.reset_tokens == 0 {
-            self.stats.resets_suppressed += 1;
-            return;
-        }
-        self.reset_tokens -= 1;
-        self.stats.resets_sent += 1;
-        let reset = Header {
-            packet_type: PacketType::Reset,
-            connection_id: header.connection_id,
-            timestamp: now.wire(),
-            timestamp_diff: 0,
-            window: 0,
-            seq_nr: SeqNr(self.rng.next_u16()),
-            ack_nr: header.seq_nr,
-        };
-        self.resets.push_back((to, reset));
     }
 
     /// The connection the last datagram given to [`Endpoint::handle_datagram`] was delivered to,
@@ -802,6 +773,8 @@ impl Endpoint {
 mod black_hole_tests;
 #[cfg(test)]
 mod extension_tests;
+#[cfg(test)]
+mod hostile_tests;
 #[cfg(test)]
 mod pmtu_tests;
 #[cfg(test)]

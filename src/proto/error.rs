@@ -11,8 +11,13 @@ pub enum ConnectionError {
     Refused,
     /// The peer reset an established connection.
     Reset,
-    /// The retransmission budget ran out (connect or data), or the peer went silent.
+    /// The retransmission budget ran out (connect or data), the peer went silent, or it kept
+    /// its receive window closed too long.
     TimedOut,
+    /// An accepted connection whose handshake had not completed (nothing heard from the peer
+    /// but its SYN) was dropped to make room for newer connection requests: the endpoint held
+    /// [`crate::proto::Config::max_half_open`] of them (a SYN flood, or peers that vanished).
+    Evicted,
 }
 
 impl fmt::Display for ConnectionError {
@@ -21,6 +26,9 @@ impl fmt::Display for ConnectionError {
             ConnectionError::Refused => "connection refused",
             ConnectionError::Reset => "connection reset by peer",
             ConnectionError::TimedOut => "connection timed out",
+            ConnectionError::Evicted => {
+                "connection dropped before its handshake completed (too many half-open)"
+            }
         })
     }
 }

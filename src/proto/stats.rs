@@ -60,6 +60,12 @@ pub struct ConnectionStats {
     /// The reason code the peer gave for closing (libtorrent's close-reason extension, sent
     /// with its FIN or RESET), if it sent one.
     pub peer_close_reason: Option<u16>,
+    /// RESETs for this connection ignored because their `ack_nr` named no sequence number we
+    /// sent recently (forged or stale).
+    pub resets_ignored: u64,
+    /// Packets dropped because they acknowledged (cumulatively or selectively) data never
+    /// sent.
+    pub implausible_acks: u64,
 }
 
 /// Per-endpoint counters. The size buckets are libutp's (`utp_context_stats`): datagram lengths
@@ -76,6 +82,20 @@ pub struct EndpointStats {
     pub resets_sent: u64,
     /// RESETs we wanted to send but the rate limit withheld.
     pub resets_suppressed: u64,
+    /// SYNs dropped because their peer address already holds
+    /// [`crate::proto::Config::max_connections_per_ip`] connections.
+    pub refused_per_peer: u64,
+    /// SYNs dropped because the endpoint holds [`crate::proto::Config::max_connections`].
+    pub refused_full: u64,
+    /// Half-open connections evicted to make room for a new SYN
+    /// ([`crate::proto::Config::max_half_open`]).
+    pub half_open_evicted: u64,
+    /// RESETs that named one of our connections but acknowledged a sequence number it never
+    /// sent (recently): forged or stale, ignored.
+    pub resets_ignored: u64,
+    /// Packets dropped because they acknowledged (cumulatively or selectively) data we never
+    /// sent: forged, or an optimistic-ACK attack.
+    pub implausible_acks: u64,
 }
 
 /// libutp's context-statistics bucket for a datagram of `len` bytes.

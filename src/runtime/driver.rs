@@ -124,6 +124,10 @@ impl State {
         while let Some((h, event)) = self.endpoint.poll_event() {
             changed = true;
             self.wakers.on_event(h, event);
+            if event == Event::Error(ConnectionError::Evicted) && self.forget_queued(h) {
+                // Evicted before the application took it (a SYN flood): it never learns of it.
+                continue;
+            }
             let Some(c) = self.conns.get_mut(&h) else {
                 continue;
             };
@@ -139,6 +143,18 @@ impl State {
             }
         }
         changed
+    }
+
+    /// Takes `h` off the accept queue and releases it, if it is queued there; returns whether
+    /// it was. The engine evicts half-open connections under a SYN flood: one still queued
+    /// would otherwise hold its place in the backlog until `accept` handed it out, failed.
+    fn forget_queued(&mut self, h: ConnectionHandle) -> bool {
+        let Some(i) = self.accept_queue.iter().position(|&(q, _)| q == h) else {
+            return false;
+        };
+        self.accept_queue.remove(i);
+        self.release(h);
+        true
     }
 
     /// The application gave up connection `h` (dropped its last handle, or a connect failed):

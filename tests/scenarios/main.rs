@@ -12,6 +12,7 @@ mod queue_probe;
 mod acks;
 mod autosize;
 mod competing;
+mod flood;
 mod handshake;
 mod interactive;
 mod overflow;

@@ -8,14 +8,18 @@ use utp::sim::app::Plan;
 fn a_thousand_concurrent_connections_each_moving_64_kib() {
     const CONNS: usize = 1000;
     const BYTES: u64 = 64 * 1024;
-    let mut pair = Pair::symmetric(
-        "1000 connections x 64 KiB",
-        40,
-        delay_ms(10).then(utp::sim::Impairment::Bottleneck {
-            rate: 125_000_000,
-            queue: 8_000_000,
-        }),
-    );
+    let link = delay_ms(10).then(utp::sim::Impairment::Bottleneck {
+        rate: 125_000_000,
+        queue: 8_000_000,
+    });
+    // One client host opening all its connections at once: the per-address and half-open
+    // limits (defences against hostile peers, see tests/scenarios/flood.rs) are lifted.
+    let config = utp::proto::Config {
+        max_connections_per_ip: CONNS,
+        max_half_open: CONNS,
+        ..utp::proto::Config::default()
+    };
+    let mut pair = Pair::new("1000 connections x 64 KiB", 40, config, link.clone(), link);
     pair.sim.node_mut(pair.b).accept_plan = Some(Plan::transfer(0, SEED_B, BYTES, SEED_A));
     let to = addr_b();
     pair.sim.with_node(pair.a, |node, now| {

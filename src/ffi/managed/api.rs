@@ -55,6 +55,7 @@ fn connection_errno(e: ConnectionError) -> c_int {
         ConnectionError::Refused => libc::ECONNREFUSED,
         ConnectionError::Reset => libc::ECONNRESET,
         ConnectionError::TimedOut => libc::ETIMEDOUT,
+        ConnectionError::Evicted => libc::ECONNABORTED,
     }
 }
 

@@ -1,12 +1,13 @@
 //! The receive path of a connection: what an incoming packet does to it (BEP 29 "Connection
 //! setup", "Acks", "Selective ACK"; RFC 6817 for the delay samples).
 
-use super::{payload_size, Connection, EventQueue, State, Timer};
+use super::{payload_size, Connection, EventQueue, Rejected, State, Timer, RESET_SEQ_SLACK};
 use crate::proto::config::{ACK_SPACING_FACTOR, MIN_ADAPTIVE_ACK_DELAY, QUICK_ACK_DELAY};
 use crate::proto::error::ConnectionError;
 use crate::proto::event::Event;
 use crate::proto::packet::{Packet, PacketType};
 use crate::proto::reliability::recv_buffer::Inserted;
+use crate::proto::seq::SeqNr;
 use crate::proto::time::Instant;
 
 /// Duplicate ACKs that signal a loss when the peer sends no selective ACKs (RFC 5681
@@ -35,7 +36,7 @@ impl Connection {
         now: Instant,
         packet: &Packet<'_>,
         events: &mut EventQueue,
-    ) {
+    ) -> Option<Rejected> {
         let header = &packet.header;
         self.stats.packets_received += 1;
         self.last_received_at = Some(now);
@@ -56,18 +57,30 @@ impl Connection {
                 }
                 _ => {}
             }
-            return;
+            return None;
         }
 
         match header.packet_type {
             PacketType::Reset => {
+                if !self.reset_is_plausible(header.ack_nr) {
+                    log::debug!(
+                        "connection to {} (id {}): RESET acknowledging {} ignored (sent {}..{})",
+                        self.remote,
+                        self.recv_id,
+                        header.ack_nr.0,
+                        self.send.base().0,
+                        self.send.next_seq().0
+                    );
+                    self.stats.resets_ignored += 1;
+                    return Some(Rejected::Reset);
+                }
                 let error = if self.state == State::SynSent {
                     ConnectionError::Refused
                 } else {
                     ConnectionError::Reset
                 };
                 self.fail(now, error, events);
-                return;
+                return None;
             }
             PacketType::Syn => {
                 // A retransmitted SYN: our SYN-ACK was lost. Answer it again (libutp ignores
@@ -77,12 +90,12 @@ impl Connection {
                         self.syn_ack_due = true;
                     }
                 }
-                return;
+                return None;
             }
             _ => {}
         }
         if self.state == State::Failed {
-            return;
+            return None;
         }
 
         // The timestamp difference we echo (BEP 29 timestamp_difference_microseconds), and the
@@ -112,7 +125,7 @@ impl Connection {
                     payload.extend_from_slice(packet.payload);
                     self.early.push((*header, payload));
                 }
-                return;
+                return None;
             }
             self.recv.set_ack_nr(header.seq_nr.prev());
             self.state = State::Connected;
@@ -135,12 +148,18 @@ impl Connection {
                 };
                 self.handle_packet(now, &early, events);
             }
-            return;
+            return None;
         }
 
-        if !self.send.ack_is_plausible(header.ack_nr) {
-            // Acknowledges something we never sent: forged or from another connection.
-            return;
+        if !self.send.ack_is_plausible(header.ack_nr) || !self.sack_is_plausible(packet) {
+            // Acknowledges something we never sent: forged, from another connection, or an
+            // optimistic ACK meant to inflate our window.
+            self.stats.implausible_acks += 1;
+            return Some(Rejected::Ack);
+        }
+        if self.half_open && self.ack_names_sent(header.ack_nr) {
+            // The peer acknowledges our SYN-ACK's sequence number (or later): it received it.
+            self.half_open = false;
         }
         self.heard_since_timeout = true;
         if self.state == State::Connected {
@@ -152,6 +171,7 @@ impl Connection {
         if self.peer_window >= self.packet_size {
             self.timers.stop(Timer::Persist);
             self.probe_due = false;
+            self.window_probes = 0;
             if was_closed {
                 self.window_reopened(now);
             }
@@ -163,6 +183,40 @@ impl Connection {
             PacketType::Data | PacketType::Fin => self.process_data(now, packet, events),
             _ => {}
         }
+        None
+    }
+
+    /// Whether a RESET acknowledging `ack_nr` can be genuine: `ack_nr` lies within
+    /// [`RESET_SEQ_SLACK`] before the oldest unacknowledged sequence number and the next one
+    /// (which our ST_STATE packets carry). Any RESET ends a half-open connection: an initiator
+    /// that gives up before our SYN-ACK reaches it cannot know our sequence numbers (ours then
+    /// sends `ack_nr` 0), and a half-open connection is evicted by any SYN flood anyway.
+    fn reset_is_plausible(&self, ack_nr: SeqNr) -> bool {
+        let next = self.send.next_seq();
+        self.is_half_open() || ack_nr.within(self.send.base().sub(RESET_SEQ_SLACK), next)
+    }
+
+    /// Whether `ack_nr` lies within what we have sent and not had acknowledged: from the last
+    /// acknowledged sequence number (`base - 1`, the SYN-ACK's number less one before anything
+    /// was) to the last sent.
+    fn ack_names_sent(&self, ack_nr: SeqNr) -> bool {
+        ack_nr.within(self.send.base().prev(), self.send.next_seq().prev())
+    }
+
+    /// A selective ACK may only mention packets we sent: a bit set for a sequence number at or
+    /// after `next_seq` is forged (a genuine receiver sets bits only for packets it holds).
+    /// Bounded work: a mask has at most 2016 bits (the extension's length byte).
+    fn sack_is_plausible(&self, packet: &Packet<'_>) -> bool {
+        let Some(sack) = packet.selective_ack else {
+            return true;
+        };
+        let Some(highest) = sack.iter_set().last() else {
+            return true;
+        };
+        // `highest` < 2016, so the offset fits a sequence number and stays far below half the
+        // space from `ack_nr`, which is at most `next_seq - 1` here.
+        let seq = packet.header.ack_nr.add(2 + highest as u16);
+        seq.precedes(self.send.next_seq())
     }
 
     /// Applies the acknowledgement information of `packet`. `window_grew`: its advertised
@@ -285,8 +339,11 @@ impl Connection {
             // received a packet its selective ACK does not reach, which has left the network.
             // One more packet may go in its place (RFC 5681 section 3.2 step 4 inflates the
             // window by one segment per duplicate ACK for the same reason).
-            self.undescribed =
-                (self.undescribed + self.packet_size).min(self.config.send_buffer_cap());
+            // Never more than is in flight: the peer cannot hold more than we sent, so repeated
+            // ACKs (an ACK-division or duplicate-ACK attack) cannot widen the window further.
+            self.undescribed = (self.undescribed + self.packet_size)
+                .min(self.config.send_buffer_cap())
+                .min(self.send.in_flight());
         }
         if self
             .recovery_end

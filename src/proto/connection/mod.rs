@@ -165,7 +165,33 @@ pub struct Connection {
     pub(crate) listed_for_ack: bool,
     /// The deadline the endpoint's timer heap holds for this connection.
     pub(crate) scheduled: Option<Instant>,
+    /// Accepted from a SYN and nothing heard from the peer since but SYN retransmits (see
+    /// [`Connection::is_half_open`]).
+    half_open: bool,
+    /// Counted among the endpoint's half-open connections (the endpoint's bookkeeping).
+    pub(crate) counted_half_open: bool,
+    /// Retransmission timeouts in a row while the peer answered with a closed window.
+    window_probes: u32,
     stats: ConnectionStats,
+}
+
+/// How far before the oldest unacknowledged sequence number a RESET's `ack_nr` may lie and
+/// still be believed. libutp and libtorrent answer a packet for a connection they do not know
+/// with a RESET whose `ack_nr` is that packet's `seq_nr`, so a genuine RESET names a sequence
+/// number we sent: at most `next_seq` (our ST_STATE packets carry the next number), and not
+/// long acknowledged. A few dozen numbers below the send base cover packets still in the
+/// network when the peer restarted; a stale RESET beyond that is harmless to ignore, as the
+/// peer answers our next packet with a fresh one. Our own choice: 64, so a blind attacker
+/// guesses right with odds of (packets in flight + 65) in 65 536.
+pub const RESET_SEQ_SLACK: u16 = 64;
+
+/// Why [`Connection::handle_packet`] dropped a packet without acting on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Rejected {
+    /// It acknowledged (cumulatively or selectively) a packet we never sent.
+    Ack,
+    /// A RESET whose `ack_nr` names no sequence number we sent recently.
+    Reset,
 }
 
 /// Packet payload capacity for a datagram of `packet_size` bytes.
@@ -271,6 +297,9 @@ impl Connection {
             queued: false,
             listed_for_ack: false,
             scheduled: None,
+            half_open: false,
+            counted_half_open: false,
+            window_probes: 0,
             stats: ConnectionStats::default(),
         }
     }
@@ -329,6 +358,7 @@ impl Connection {
         c.peer_window = peer_window as usize;
         c.syn_ack = Some((initial_seq, syn_seq));
         c.syn_ack_due = true;
+        c.half_open = true;
         c.arm_keepalive(now);
         c.arm_idle(now);
         events.push_back((handle, Event::Connected));
@@ -358,6 +388,39 @@ impl Connection {
     /// True once the application may no longer use the handle (the `Closed` event was queued).
     pub fn is_released(&self) -> bool {
         self.state == State::Closed
+    }
+
+    /// Accepted from a SYN, and nothing heard from the peer since but retransmissions of that
+    /// SYN: the peer has not shown it received our SYN-ACK (whose sequence number a spoofed
+    /// SYN's sender never sees). Such connections may be evicted under a SYN flood (see
+    /// [`Config::max_half_open`]). A failed or closed connection is not half-open.
+    pub fn is_half_open(&self) -> bool {
+        self.half_open && self.state == State::Connected
+    }
+
+    /// Drops a half-open connection to make room for a newer connection request: it fails
+    /// with [`ConnectionError::Evicted`] (no RESET is sent: the SYN was likely spoofed).
+    pub(crate) fn evict(&mut self, now: Instant, events: &mut EventQueue) {
+        self.half_open = false;
+        self.fail(now, ConnectionError::Evicted, events);
+        self.release_idle_memory();
+    }
+
+    /// The send queue, for tests that check what an input did to it.
+    #[cfg(test)]
+    pub(crate) fn send_queue(&self) -> &SendQueue {
+        &self.send
+    }
+
+    /// Bytes by which duplicate ACKs widened the window, for tests.
+    #[cfg(test)]
+    pub(crate) fn undescribed(&self) -> usize {
+        self.undescribed
+    }
+
+    /// Whether the connection failed by eviction ([`Connection::evict`]).
+    pub(crate) fn was_evicted(&self) -> bool {
+        self.error == Some(ConnectionError::Evicted)
     }
 
     /// True when the endpoint can forget the connection entirely.
@@ -664,6 +727,9 @@ impl Connection {
                         self.keepalive_due = true;
                     }
                     self.arm_keepalive(now);
+                    // Nothing sent for a keepalive interval: the connection is idle, and gives
+                    // back what it kept for reuse (tests/idle_memory.rs).
+                    self.release_idle_memory();
                 }
                 Timer::Persist => {
                     if self.peer_window < self.packet_size && !self.unsent.is_empty() {
@@ -681,6 +747,21 @@ impl Connection {
                     }
                 }
             }
+        }
+    }
+
+    /// Frees the capacity kept for reuse by empty queues and buffer pools. The next packet
+    /// allocates again; an idle connection then holds little beyond its own struct.
+    fn release_idle_memory(&mut self) {
+        if self.send.is_empty() {
+            self.send.release_pool();
+        }
+        if self.unsent.is_empty() {
+            self.unsent = VecDeque::new();
+        }
+        self.recv.release_idle();
+        if self.early.is_empty() {
+            self.early = Vec::new();
         }
     }
 
@@ -770,6 +851,23 @@ impl Connection {
             }
         } else {
             self.consecutive_timeouts = 0;
+            // A peer may keep its window closed forever while answering every probe: that
+            // costs us the connection and its send buffer for good, so it is bounded too.
+            self.window_probes += 1;
+            if self
+                .config
+                .max_window_probes
+                .is_some_and(|limit| self.window_probes > limit)
+            {
+                log::debug!(
+                    "connection to {} (id {}): peer window closed for {} probes",
+                    self.remote,
+                    self.recv_id,
+                    self.window_probes
+                );
+                self.fail(now, ConnectionError::TimedOut, events);
+                return;
+            }
         }
         self.stats.timeouts += 1;
         log::debug!(

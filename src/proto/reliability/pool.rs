@@ -36,6 +36,11 @@ impl BufferPool {
         }
     }
 
+    /// Frees every pooled buffer (an idle connection keeps none; the next packet allocates).
+    pub fn clear(&mut self) {
+        self.free = Vec::new();
+    }
+
     /// Changes the size of buffers handed out from now on (the packet size changed).
     pub fn set_buffer_capacity(&mut self, capacity: usize) {
         if capacity > self.buffer_capacity {

@@ -14,6 +14,13 @@
 //!   count selectively acknowledged packets against it) fills the buffer with data that cannot
 //!   be read, the gap's retransmissions find no room, and the connection stalls for good (seen
 //!   as an intermittent stall of the reference libutp sending to us through a lossy relay).
+//! * Each packet held out of order is charged its payload but at least
+//!   [`HELD_PACKET_MIN_CHARGE`] bytes, so a peer sending many tiny packets ahead of a gap
+//!   cannot make us hold more memory than the buffer's size allows: heap held out of order
+//!   stays below twice the capacity (a packet of at least half a pool buffer sits in a pooled
+//!   buffer, a smaller one in an allocation of its own size, at most twice its charge with the
+//!   allocator's header), plus the slot table (24 bytes per slot, at most
+//!   [`MAX_REORDER_SLOTS`]). Empty packets allocate nothing and are not charged.
 
 use crate::proto::seq::SeqNr;
 use std::collections::VecDeque;
@@ -24,6 +31,22 @@ use super::pool::BufferPool;
 /// half the 16-bit sequence space (BEP 29 sequence numbers wrap at 2^16). The sender keeps no
 /// more packets than this in flight either.
 pub const MAX_REORDER_SLOTS: usize = crate::proto::config::MAX_PACKETS_IN_FLIGHT;
+
+/// The least a non-empty packet held out of order is charged against the receive buffer: a
+/// small allocation costs the allocator's header and rounding beyond its payload (glibc's
+/// malloc: at least 32 bytes per chunk, in 16-byte granules), so a 1-byte packet is charged
+/// as 64. Our own choice; full-size packets are charged their payload, so the window a
+/// sender is promised still holds as many of them.
+pub const HELD_PACKET_MIN_CHARGE: usize = 64;
+
+/// Bytes charged against the buffer for a packet of `len` bytes held out of order.
+fn charge(len: usize) -> usize {
+    if len == 0 {
+        0
+    } else {
+        len.max(HELD_PACKET_MIN_CHARGE)
+    }
+}
 
 /// Reorder slots for a buffer of `capacity` bytes: room for packets of 64 bytes and more, plus
 /// 64 for tiny ones, at most [`MAX_REORDER_SLOTS`].
@@ -57,6 +80,7 @@ pub struct RecvBuffer {
     ack_nr: SeqNr,
     readable: VecDeque<u8>,
     reorder: VecDeque<Option<Slot>>,
+    /// What the packets held out of order are charged (see [`charge`]).
     reorder_bytes: usize,
     eof: Option<SeqNr>,
     discard: bool,
@@ -112,7 +136,8 @@ impl RecvBuffer {
         }
     }
 
-    /// Bytes buffered, in order and out of order.
+    /// Bytes buffered, in order and out of order (a packet held out of order is charged at
+    /// least [`HELD_PACKET_MIN_CHARGE`]).
     pub fn buffered(&self) -> usize {
         self.readable.len() + self.reorder_bytes
     }
@@ -155,9 +180,21 @@ impl RecvBuffer {
         // endpoint fuzz target: a read after close returned the stream from byte 128 on).
         for slot in self.reorder.iter_mut().flatten() {
             let data = std::mem::take(&mut slot.data);
-            self.reorder_bytes -= data.len();
+            self.reorder_bytes -= charge(data.len());
             self.pool.give(data);
         }
+    }
+
+    /// Frees the memory an idle buffer keeps for reuse: the capacity of an empty in-order
+    /// queue and reorder ring, and the pooled packet buffers.
+    pub fn release_idle(&mut self) {
+        if self.readable.is_empty() {
+            self.readable = VecDeque::new();
+        }
+        if self.reorder.is_empty() {
+            self.reorder = VecDeque::new();
+        }
+        self.pool.clear();
     }
 
     /// Takes in packet `seq` carrying `payload`; `fin` marks the peer's FIN (no payload).
@@ -180,7 +217,12 @@ impl RecvBuffer {
         } else {
             self.capacity
         };
-        if stored_len > 0 && self.buffered() + stored_len > room {
+        let charged = if ahead == 0 {
+            stored_len
+        } else {
+            charge(stored_len)
+        };
+        if stored_len > 0 && self.buffered() + charged > room {
             return Inserted::Dropped;
         }
         if fin {
@@ -205,9 +247,18 @@ impl RecvBuffer {
         if self.reorder[index].is_some() {
             return Inserted::Duplicate;
         }
-        let mut data = self.pool.take();
-        data.extend_from_slice(&payload[..stored_len]);
-        self.reorder_bytes += data.len();
+        // A pooled buffer has room for a full packet: a small payload gets an allocation of
+        // its own size instead, so that many tiny packets cannot pin many large buffers.
+        let data = if stored_len == 0 {
+            Vec::new()
+        } else if 2 * stored_len >= self.slack {
+            let mut data = self.pool.take();
+            data.extend_from_slice(&payload[..stored_len]);
+            data
+        } else {
+            payload[..stored_len].to_vec()
+        };
+        self.reorder_bytes += charged;
         self.reorder[index] = Some(Slot { data });
         Inserted::OutOfOrder
     }
@@ -216,7 +267,7 @@ impl RecvBuffer {
     fn truncate_reorder(&mut self, len: usize) {
         while self.reorder.len() > len {
             if let Some(Some(slot)) = self.reorder.pop_back() {
-                self.reorder_bytes -= slot.data.len();
+                self.reorder_bytes -= charge(slot.data.len());
                 self.pool.give(slot.data);
             }
         }
@@ -234,7 +285,7 @@ impl RecvBuffer {
                 break;
             }
             if let Some(Some(slot)) = self.reorder.pop_front() {
-                self.reorder_bytes -= slot.data.len();
+                self.reorder_bytes -= charge(slot.data.len());
                 self.readable.extend(&slot.data);
                 self.pool.give(slot.data);
                 self.ack_nr = self.ack_nr.next();
@@ -429,7 +480,7 @@ mod tests {
         // Never shrinks.
         b.grow_to(1000);
         assert_eq!(b.capacity(), 64_000);
-        assert_eq!(b.window(0), 64_000 - 1);
+        assert_eq!(b.window(0), 64_000 - HELD_PACKET_MIN_CHARGE);
     }
 
     #[test]
@@ -471,5 +522,38 @@ mod tests {
         );
         assert_eq!(b.readable_len(), 0);
         assert_eq!(b.window(0), 10_000);
+    }
+
+    #[test]
+    fn tiny_packets_out_of_order_are_charged_their_overhead() {
+        // A hostile peer sends 1-byte packets ahead of a gap that it never fills: what we hold
+        // is bounded by the buffer's size, not by the number of reorder slots.
+        let capacity = 64 * 1024;
+        let mut b = RecvBuffer::new(capacity, 1400, SeqNr(0));
+        let mut stored = 0;
+        for seq in 2..=MAX_REORDER_SLOTS as u16 {
+            if b.insert(SeqNr(seq), b"x", false) == Inserted::OutOfOrder {
+                stored += 1;
+            }
+        }
+        // Without the charge all 1087 slots (64 KiB / 64 + 64) would be filled.
+        assert_eq!(stored, capacity / HELD_PACKET_MIN_CHARGE);
+        assert!(b.buffered() <= capacity);
+        assert!(b.window(0) < HELD_PACKET_MIN_CHARGE);
+        // Each is held in an allocation of its own size, not a pooled full-packet buffer.
+        assert!(b
+            .reorder
+            .iter()
+            .flatten()
+            .all(|slot| slot.data.capacity() < 1400 / 2));
+        // The packet that fills the gap still fits, and everything becomes readable.
+        assert_eq!(
+            b.insert(SeqNr(1), &[7; 1400], false),
+            Inserted::InOrder {
+                advanced: stored as u16 + 1
+            }
+        );
+        assert_eq!(b.readable_len(), 1400 + stored);
+        assert_eq!(b.buffered(), 1400 + stored);
     }
 }

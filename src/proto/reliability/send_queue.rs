@@ -300,6 +300,11 @@ impl SendQueue {
         !ack_nr.follows(self.next_seq.prev())
     }
 
+    /// Frees the pooled packet buffers (for an idle connection).
+    pub fn release_pool(&mut self) {
+        self.pool.clear();
+    }
+
     /// Applies a cumulative ACK of every packet up to and including `ack_nr`.
     pub fn ack_cumulative(&mut self, now: Instant, ack_nr: SeqNr) -> AckOutcome {
         let mut out = AckOutcome::default();
