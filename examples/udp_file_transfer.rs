@@ -341,7 +341,7 @@ fn receive(bind: SocketAddr, out_path: &str) -> Result<()> {
                     continue;
                 }
                 match event {
-                    Event::Connected => last_progress = now(),
+                    Event::Connected | Event::Confirmed => last_progress = now(),
                     Event::Readable | Event::Eof => readable = true,
                     Event::Writable | Event::Flushed => {}
                     Event::Error(e) => return Err(format!("connection failed: {e}").into()),
@@ -448,7 +448,7 @@ fn send(peer: SocketAddr, in_path: &str) -> Result<()> {
                         writable = true;
                     }
                     // The receiver sends no data; nothing here asks for Flushed.
-                    Event::Readable | Event::Eof | Event::Flushed => {}
+                    Event::Readable | Event::Eof | Event::Flushed | Event::Confirmed => {}
                     Event::Error(e) => return Err(format!("connection failed: {e}").into()),
                     Event::Closed => closed_at = Some(now()),
                 }

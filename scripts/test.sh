@@ -46,7 +46,14 @@ cargo test --locked --features sim --test scenarios -- --nocapture 2>&1 | tee ta
 grep -q '^test result: ok' target/scenarios.log
 
 step "managed runtime over loopback UDP (Rust stream API)"
-cargo test --locked --release --test stream --test stream_shutdown --test stream_peer_killed --test held_sends --test stream_pmtu --test stream_finish
+cargo test --locked --release --test stream --test stream_shutdown --test stream_peer_killed --test held_sends --test stream_pmtu --test stream_finish --test stream_syn_flood --test idle_memory -- --nocapture > target/stream-tests.log 2>&1 || {
+    tail -60 target/stream-tests.log; exit 1; }
+grep -E '^(idle|test result)' target/stream-tests.log
+
+step "load (issue 8): 2,000 connections x 1 MiB to one port under 50,000 spoofed SYNs/s (raw socket, needs root)"
+cargo test --locked --release --features async --test load_syn_flood -- --nocapture > target/load.log 2>&1 || {
+    tail -60 target/load.log; exit 1; }
+grep -E '^(load|test result)' target/load.log
 
 step "async streams (feature async) over loopback UDP, on tokio"
 cargo test --locked --features async --test async_stream

@@ -194,7 +194,7 @@ impl UtpSocket {
 
     /// Takes a connection from the accept queue; `None` when there is none yet.
     pub(crate) fn try_accept(&self, st: &mut State) -> Option<io::Result<(UtpStream, SocketAddr)>> {
-        if let Some((h, addr)) = st.accept_queue.pop_front() {
+        if let Some((h, addr)) = st.take_confirmed() {
             let stream = UtpStream::new(self.shared.clone(), h, addr, self.local);
             return Some(Ok((stream, addr)));
         }

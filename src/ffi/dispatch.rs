@@ -204,7 +204,8 @@ impl UtpContext {
                     return self.next_step(now, outermost);
                 }
                 // libutp has no such callback; nothing in the C API asks for it.
-                Event::Readable | Event::Flushed => {}
+                // libutp reports an accepted socket at its SYN (UTP_ON_ACCEPT).
+                Event::Readable | Event::Flushed | Event::Confirmed => {}
                 Event::Writable => {
                     return Step::State {
                         socket,

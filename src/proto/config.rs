@@ -128,6 +128,14 @@ pub struct Config {
     /// How long a closed connection stays to re-acknowledge a retransmitted FIN, and how long a
     /// FIN we sent may wait for its ACK before the connection is dropped. Default 3 s.
     pub linger: Duration,
+    /// How long an accepted connection waits for the peer to acknowledge our SYN-ACK before it
+    /// is reported [`crate::proto::Event::Confirmed`] anyway. Our initiators acknowledge the
+    /// SYN-ACK at once, so they are confirmed after one round trip; libutp's and libtorrent's
+    /// send nothing until they have data, so a listener waits this long for them when the
+    /// application speaks first. Under a SYN flood a spoofed connection is evicted long before
+    /// (256 half-open slots last 5 ms at 50 000 SYNs per second). Default 250 ms, our own
+    /// choice: a quarter of the initial RTO, unnoticeable next to a connection's lifetime.
+    pub confirm_timeout: Duration,
     /// Maximum number of connections an endpoint holds (libutp silently refuses SYNs beyond 3000).
     /// Default 3000.
     pub max_connections: usize,
@@ -145,10 +153,13 @@ pub struct Config {
     /// evicted (it fails with [`crate::proto::ConnectionError::Evicted`], counted in
     /// [`crate::proto::EndpointStats::half_open_evicted`]) so that a new SYN always gets a
     /// chance, while established connections are never touched (a SYN flood costs at most
-    /// this many connections' memory and cannot starve legitimate peers). Default 256, our
-    /// own choice: a genuine handshake completes within one round trip, so 256 admits 256
-    /// simultaneous handshakes per round trip (over 1000 per second at 250 ms) while a flood
-    /// holds under a tenth of `max_connections` (a larger value acts as `max_connections`).
+    /// this many connections' memory and cannot starve legitimate peers). Default 4096, our
+    /// own choice: a genuine handshake completes when our SYN-ACK is acknowledged (one round
+    /// trip; our initiators acknowledge it at once), so the slots must outlast a round trip
+    /// under the flood: at 50 000 SYNs per second 4096 slots last 82 ms (256 lasted 5 ms, and
+    /// most genuine handshakes on a loaded 2-core machine were evicted: tests/load_syn_flood.rs).
+    /// A half-open connection holds about 2.6 KiB (tests/idle_memory.rs), so a flood pins
+    /// about 11 MiB. A larger value acts as `max_connections`.
     pub max_half_open: usize,
     /// Retransmission timeouts in a row while the peer keeps answering with a closed receive
     /// window (window probes), after which the connection fails with `TimedOut`: a peer that
@@ -194,9 +205,10 @@ impl Default for Config {
             keepalive: Some(Duration::from_secs(29)),
             idle_timeout: Some(Duration::from_secs(120)),
             linger: Duration::from_secs(3),
+            confirm_timeout: Duration::from_millis(250),
             max_connections: 3000,
             max_connections_per_ip: 64,
-            max_half_open: 256,
+            max_half_open: 4096,
             max_window_probes: Some(12),
             reset_burst: 100,
             reset_rate: 100,

@@ -772,6 +772,8 @@ impl Endpoint {
 #[cfg(test)]
 mod black_hole_tests;
 #[cfg(test)]
+mod confirm_tests;
+#[cfg(test)]
 mod extension_tests;
 #[cfg(test)]
 mod hostile_tests;

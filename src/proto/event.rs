@@ -20,6 +20,13 @@ pub enum Event {
     /// The peer acknowledged every byte written (and our FIN, after a write shutdown). Reported
     /// once per [`crate::proto::Endpoint::poll_flushed`] that found data still unacknowledged.
     Flushed,
+    /// An accepted connection is confirmed: the peer acknowledged our SYN-ACK, which the sender
+    /// of a spoofed SYN never sees, or [`crate::proto::Config::confirm_timeout`] passed without
+    /// the connection being evicted (an initiator that sends nothing after the handshake, as
+    /// libutp's, is confirmed then). Listeners hand out only confirmed connections, so a SYN
+    /// flood's connections never reach the application. Reported once, for accepted
+    /// connections only.
+    Confirmed,
     /// The connection is gone for the application: its handle is invalid from now on. Always the
     /// last event of a connection.
     Closed,

@@ -45,6 +45,10 @@ pub struct ConnState {
     pub closed: bool,
     /// The application dropped every handle to it.
     pub dropped: bool,
+    /// Accepted and confirmed by the peer (`Event::Confirmed`): `accept` may hand it out.
+    pub confirmed: bool,
+    /// Waiting in the accept queue.
+    pub queued: bool,
 }
 
 /// The engine and everything guarded with it.
@@ -53,10 +57,14 @@ pub struct State {
     pub endpoint: Endpoint,
     /// Connections the application may hold.
     pub conns: HashMap<ConnectionHandle, ConnState>,
-    /// Accepted connections not yet taken by `accept`.
+    /// Accepted connections not yet taken by `accept`; only confirmed ones are handed out
+    /// (see [`State::take_confirmed`]).
     pub accept_queue: VecDeque<(ConnectionHandle, SocketAddr)>,
-    /// Most connections waiting in `accept_queue`; further SYNs are refused.
+    /// Most confirmed connections waiting in `accept_queue`; further SYNs are refused. The
+    /// unconfirmed ones are bounded by the engine (`Config::max_half_open`).
     pub backlog: usize,
+    /// Confirmed connections in `accept_queue`.
+    queued_confirmed: usize,
     /// The socket was dropped: no new connections; the driver exits when all are finished.
     pub closing: bool,
     /// When `closing` began (monotonic µs).
@@ -102,6 +110,7 @@ impl State {
             conns: HashMap::new(),
             accept_queue: VecDeque::new(),
             backlog,
+            queued_confirmed: 0,
             closing: false,
             closing_since: None,
             stopped: false,
@@ -124,8 +133,10 @@ impl State {
         while let Some((h, event)) = self.endpoint.poll_event() {
             changed = true;
             self.wakers.on_event(h, event);
-            if event == Event::Error(ConnectionError::Evicted) && self.forget_queued(h) {
-                // Evicted before the application took it (a SYN flood): it never learns of it.
+            let unconfirmed = self.conns.get(&h).is_some_and(|c| !c.confirmed);
+            if matches!(event, Event::Error(_)) && unconfirmed && self.forget_queued(h) {
+                // Failed before the peer confirmed it (evicted by a SYN flood, or its SYN-ACK
+                // met an ICMP error: a spoofed source): the application never learns of it.
                 continue;
             }
             let Some(c) = self.conns.get_mut(&h) else {
@@ -136,6 +147,13 @@ impl State {
                 Event::Eof => c.eof = true,
                 Event::Error(e) => c.error = Some(e),
                 Event::Closed => c.closed = true,
+                Event::Confirmed => {
+                    c.confirmed = true;
+                    if c.queued {
+                        self.queued_confirmed += 1;
+                        self.wakers.wake_acceptors();
+                    }
+                }
                 Event::Readable | Event::Writable | Event::Flushed => {}
             }
             if c.closed && c.dropped {
@@ -145,14 +163,37 @@ impl State {
         changed
     }
 
+    /// The first connection of the accept queue the peer has confirmed (`Event::Confirmed`),
+    /// taken off the queue. The others wait: they may be a SYN flood's, evicted soon.
+    pub fn take_confirmed(&mut self) -> Option<(ConnectionHandle, SocketAddr)> {
+        let conns = &self.conns;
+        let i = self
+            .accept_queue
+            .iter()
+            .position(|(h, _)| conns.get(h).is_some_and(|c| c.confirmed))?;
+        let taken = self.accept_queue.remove(i)?;
+        self.queued_confirmed -= 1;
+        if let Some(c) = self.conns.get_mut(&taken.0) {
+            c.queued = false;
+        }
+        Some(taken)
+    }
+
     /// Takes `h` off the accept queue and releases it, if it is queued there; returns whether
-    /// it was. The engine evicts half-open connections under a SYN flood: one still queued
-    /// would otherwise hold its place in the backlog until `accept` handed it out, failed.
+    /// it was. An unconfirmed connection that failed (evicted under a SYN flood, or refused by
+    /// ICMP) would otherwise hold its place in the backlog for good, since `accept` hands out
+    /// only confirmed ones.
     fn forget_queued(&mut self, h: ConnectionHandle) -> bool {
         let Some(i) = self.accept_queue.iter().position(|&(q, _)| q == h) else {
             return false;
         };
         self.accept_queue.remove(i);
+        if let Some(c) = self.conns.get_mut(&h) {
+            c.queued = false;
+            if c.confirmed {
+                self.queued_confirmed -= 1;
+            }
+        }
         self.release(h);
         true
     }
@@ -212,12 +253,16 @@ impl State {
         let now = clock::now();
         match self.endpoint.handle_datagram(now, from, &data[..data_len]) {
             DatagramEvent::Incoming(incoming) => {
-                if self.closing || self.accept_queue.len() >= self.backlog {
+                if self.closing || self.queued_confirmed >= self.backlog {
                     self.endpoint.refuse(now, incoming);
                     return;
                 }
                 if let Ok(h) = self.endpoint.accept(now, incoming) {
-                    self.conns.insert(h, ConnState::default());
+                    let queued = ConnState {
+                        queued: true,
+                        ..ConnState::default()
+                    };
+                    self.conns.insert(h, queued);
                     self.accept_queue.push_back((h, from));
                     self.wakers.wake_acceptors();
                 }

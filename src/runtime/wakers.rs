@@ -111,7 +111,7 @@ impl Wakers {
         match event {
             Event::Readable | Event::Eof => c.read.wake(),
             Event::Writable | Event::Flushed => c.write.wake(),
-            Event::Connected => c.connect.wake(),
+            Event::Connected | Event::Confirmed => c.connect.wake(),
             Event::Error(_) | Event::Closed => c.wake_all(),
         }
         // Closed is a connection's last event: nothing waits on it afterwards.

@@ -239,7 +239,7 @@ impl EndpointNode {
             Event::Eof => c.eof_at = Some(now),
             Event::Error(e) => c.errors.push(e),
             Event::Closed => c.closed_at = Some(now),
-            Event::Readable | Event::Writable | Event::Flushed => {}
+            Event::Readable | Event::Writable | Event::Flushed | Event::Confirmed => {}
         }
     }
 

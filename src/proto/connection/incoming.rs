@@ -130,6 +130,9 @@ impl Connection {
             self.recv.set_ack_nr(header.seq_nr.prev());
             self.state = State::Connected;
             self.consecutive_timeouts = 0;
+            // Acknowledge the SYN-ACK at once: the acceptor learns that we are no spoofed SYN
+            // (it confirms the connection, see `Event::Confirmed`) without waiting for our data.
+            self.ack_due = true;
             log::info!(
                 "connection to {} (id {}) established",
                 self.remote,
@@ -160,6 +163,7 @@ impl Connection {
         if self.half_open && self.ack_names_sent(header.ack_nr) {
             // The peer acknowledges our SYN-ACK's sequence number (or later): it received it.
             self.half_open = false;
+            self.confirm(events);
         }
         self.heard_since_timeout = true;
         if self.state == State::Connected {

@@ -168,6 +168,8 @@ pub struct Connection {
     /// Accepted from a SYN and nothing heard from the peer since but SYN retransmits (see
     /// [`Connection::is_half_open`]).
     half_open: bool,
+    /// An accepted connection not yet reported [`Event::Confirmed`].
+    unconfirmed: bool,
     /// Counted among the endpoint's half-open connections (the endpoint's bookkeeping).
     pub(crate) counted_half_open: bool,
     /// Retransmission timeouts in a row while the peer answered with a closed window.
@@ -298,6 +300,7 @@ impl Connection {
             listed_for_ack: false,
             scheduled: None,
             half_open: false,
+            unconfirmed: false,
             counted_half_open: false,
             window_probes: 0,
             stats: ConnectionStats::default(),
@@ -359,6 +362,8 @@ impl Connection {
         c.syn_ack = Some((initial_seq, syn_seq));
         c.syn_ack_due = true;
         c.half_open = true;
+        c.unconfirmed = true;
+        c.timers.set(Timer::Confirm, now + c.config.confirm_timeout);
         c.arm_keepalive(now);
         c.arm_idle(now);
         events.push_back((handle, Event::Connected));
@@ -400,6 +405,14 @@ impl Connection {
 
     /// Drops a half-open connection to make room for a newer connection request: it fails
     /// with [`ConnectionError::Evicted`] (no RESET is sent: the SYN was likely spoofed).
+    /// Reports an accepted connection confirmed, once (see [`Event::Confirmed`]).
+    pub(super) fn confirm(&mut self, events: &mut EventQueue) {
+        if core::mem::take(&mut self.unconfirmed) {
+            self.timers.stop(Timer::Confirm);
+            events.push_back((self.handle, Event::Confirmed));
+        }
+    }
+
     pub(crate) fn evict(&mut self, now: Instant, events: &mut EventQueue) {
         self.half_open = false;
         self.fail(now, ConnectionError::Evicted, events);
@@ -741,6 +754,11 @@ impl Connection {
                 Timer::Pace => {}
                 Timer::Loss => self.detect_losses(now),
                 Timer::Pmtu => self.on_pmtu_timer(now),
+                Timer::Confirm => {
+                    if self.state == State::Connected {
+                        self.confirm(events);
+                    }
+                }
                 Timer::Idle => {
                     if self.state == State::Connected {
                         self.fail(now, ConnectionError::TimedOut, events);

@@ -24,9 +24,12 @@ pub enum Timer {
     /// Path-MTU discovery: the outstanding probe is given up on, or a converged search probes
     /// again (RFC 8899 `PROBE_TIMER` and `PMTU_RAISE_TIMER`).
     Pmtu = 8,
+    /// An accepted connection the peer has not confirmed yet is reported confirmed anyway
+    /// (see [`crate::proto::Event::Confirmed`]).
+    Confirm = 9,
 }
 
-const COUNT: usize = 9;
+const COUNT: usize = 10;
 const ALL: [Timer; COUNT] = [
     Timer::Retransmit,
     Timer::Ack,
@@ -37,6 +40,7 @@ const ALL: [Timer; COUNT] = [
     Timer::Idle,
     Timer::Pace,
     Timer::Pmtu,
+    Timer::Confirm,
 ];
 
 /// Deadlines of every timer of a connection.

@@ -73,14 +73,15 @@ fn exchange(ea: &mut Endpoint, eb: &mut Endpoint, now: Instant) -> Vec<Connectio
     panic!("endpoints never went quiet");
 }
 
-/// A connection from A to B over which A has sent data (so B's side is no longer half-open).
+/// A connection from A to B over which A has sent data (B's side stopped being half-open when
+/// A acknowledged its SYN-ACK).
 fn established(config: Config) -> (Endpoint, Endpoint, ConnectionHandle, ConnectionHandle) {
     let mut ea = Endpoint::new(config.clone(), 1).expect("endpoint");
     let mut eb = Endpoint::new(config, 2).expect("endpoint");
     let now = Instant::from_micros(1_000_000);
     let ha = ea.connect(now, b()).expect("connect");
     let hb = exchange(&mut ea, &mut eb, now)[0];
-    assert!(eb.is_half_open(hb), "nothing heard from A yet but its SYN");
+    assert!(!eb.is_half_open(hb), "A acknowledged the SYN-ACK at once");
     ea.write(ha, b"hello").expect("write");
     exchange(&mut ea, &mut eb, now);
     assert!(!eb.is_half_open(hb));

@@ -47,9 +47,13 @@ fn connected_pair() -> (Endpoint, Endpoint, ConnectionHandle, ConnectionHandle) 
 
 fn connected_pair_with(config: Config) -> (Endpoint, Endpoint, ConnectionHandle, ConnectionHandle) {
     // These tests count and decode the packets a write produces: path-MTU probes would be
-    // among them (they have tests of their own below and in the simulator scenarios).
+    // among them (they have tests of their own below and in the simulator scenarios). The
+    // acceptor's confirmation deadline is put far away: the handshake's ACK confirms the
+    // connection, but the timer heap keeps the stale deadline (an early wake-up), which would
+    // come before the deadlines these tests read.
     let config = Config {
         pmtu_discovery: false,
+        confirm_timeout: core::time::Duration::from_secs(3600),
         ..config
     };
     let mut ea = Endpoint::new(config.clone(), 1).expect("endpoint");
@@ -59,6 +63,11 @@ fn connected_pair_with(config: Config) -> (Endpoint, Endpoint, ConnectionHandle,
     let hb = exchange(&mut ea, &mut eb, now)[0];
     assert_eq!(ea.poll_event(), Some((ha, Event::Connected)));
     assert_eq!(eb.poll_event(), Some((hb, Event::Connected)));
+    assert_eq!(
+        eb.poll_event(),
+        Some((hb, Event::Confirmed)),
+        "A acknowledged the SYN-ACK at once"
+    );
     (ea, eb, ha, hb)
 }
 
