@@ -60,19 +60,41 @@ say "runtime: $runtime; build took $((SECONDS - start)) s"
 rutp_venv "$PWD/target/python-venv" pytest
 rm -rf "$logs" && mkdir -p "$logs"
 export RUTP_LIBRARY=$library
-export ASAN_OPTIONS="abort_on_error=1:halt_on_error=1:detect_leaks=1:exitcode=0:log_path=$logs/asan:symbolize=0"
+# leaks FILE: the leak reports in FILE with a frame in libutp.so, and those without.
+leaks() {
+    awk '
+        /^(Direct|Indirect) leak/ { if (inleak) { if (mine) o++; else t++ } inleak = 1; mine = 0; next }
+        inleak && /libutp\.so/ { mine = 1 }
+        END { if (inleak) { if (mine) o++; else t++ } print o + 0, t + 0 }' "$@"
+}
+# asan_options DIR: the options of every run, reports written to DIR/asan.<pid>.
+asan_options() {
+    echo "abort_on_error=1:halt_on_error=1:detect_leaks=1:exitcode=0:log_path=$1/asan:symbolize=0"
+}
+# Canary: a context that is never destroyed must be found as a leak through libutp.so, or the
+# classification below would pass anything.
+canary=$logs/canary
+mkdir -p "$canary"
+ASAN_OPTIONS=$(asan_options "$canary") LD_PRELOAD=$runtime "$python" -c '
+import ctypes, os
+lib = ctypes.CDLL(os.environ["RUTP_LIBRARY"])
+lib.utp_init.restype = ctypes.c_void_p
+assert lib.utp_init(2)
+'
+read -r found _ < <(cat "$canary"/asan.* 2>/dev/null | leaks)
+if [[ $found == 0 ]]; then
+    say "error: the canary's leaked context was not reported through libutp.so"; say FAIL; exit 1
+fi
+say "canary: a leaked context is reported through libutp.so (leak checking is live)"
 status=0
-LD_PRELOAD=$runtime "$python" -m pytest python/tests -q -p no:cacheprovider "$@" || status=$?
+ASAN_OPTIONS=$(asan_options "$logs") LD_PRELOAD=$runtime "$python" -m pytest python/tests -q -p no:cacheprovider "$@" || status=$?
 
 # Every report: memory errors fail; leak reports fail when a frame is in libutp.so.
 errors=$(grep -l 'ERROR: AddressSanitizer' "$logs"/asan.* 2>/dev/null || true)
 ours=0 theirs=0
-for log in "$logs"/asan.*; do
+for log in "$logs"/asan.*; do  # (the canary's reports are in a subdirectory)
     [[ -f $log ]] || continue
-    read -r o t < <(awk '
-        /^(Direct|Indirect) leak/ { if (inleak) { if (mine) o++; else t++ } inleak = 1; mine = 0; next }
-        inleak && /libutp\.so/ { mine = 1 }
-        END { if (inleak) { if (mine) o++; else t++ } print o + 0, t + 0 }' "$log")
+    read -r o t < <(leaks "$log")
     ours=$((ours + o)) theirs=$((theirs + t))
     if [[ $o -gt 0 ]]; then say "leak in libutp.so ($log):"; grep -A25 -m3 'leak of' "$log" | head -60; fi
 done

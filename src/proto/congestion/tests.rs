@@ -481,6 +481,9 @@ fn event() -> impl Strategy<Value = Event> {
 
 proptest! {
     #[test]
+    // Up to 200 controller events per case: the slowest engine test under Miri (minutes even
+    // at a few cases), and the controller is safe code with no allocation to check.
+    #[cfg_attr(miri, ignore)]
     fn window_never_leaves_its_bounds(
         mss in 0usize..70_000,
         initial in 0usize..100,

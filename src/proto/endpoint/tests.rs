@@ -141,6 +141,9 @@ fn unknown_connection_gets_a_reset_echoing_its_ids() {
 }
 
 #[test]
+// 2000 datagrams through the endpoint: minutes under Miri; the same demultiplexing and RESET
+// path runs in unknown_connection_gets_a_reset_echoing_its_ids.
+#[cfg_attr(miri, ignore)]
 fn resets_are_rate_limited() {
     let mut e = Endpoint::new(Config::default(), 1).expect("endpoint");
     let burst = Config::default().reset_burst as u64;

@@ -22,6 +22,9 @@ use std::collections::BTreeMap;
 /// Packets of the peer's stream, counted from 1 (packet `k` has sequence number `start + k`).
 const STREAM_PACKETS: usize = 48;
 
+/// Steps per run at most (fewer under Miri, which interprets every check of every step).
+const MAX_OPS: usize = if cfg!(miri) { 24 } else { 200 };
+
 /// One step of a run.
 #[derive(Debug, Clone)]
 enum Op {
@@ -126,7 +129,7 @@ proptest! {
         slack in 1usize..300,
         lens_seed in proptest::collection::vec(0usize..=1000, STREAM_PACKETS),
         fin_at in proptest::option::of(1..=STREAM_PACKETS),
-        ops in proptest::collection::vec(arb_op(), 1..200),
+        ops in proptest::collection::vec(arb_op(), 1..MAX_OPS),
     ) {
         let start = SeqNr(start);
         // Packet lengths up to the slack (the largest payload a packet carries); stream

@@ -18,6 +18,9 @@ use crate::proto::time::Instant;
 use proptest::prelude::*;
 use std::collections::VecDeque;
 
+/// Steps per run at most (fewer under Miri, which interprets every check of every step).
+const MAX_OPS: usize = if cfg!(miri) { 12 } else { 60 };
+
 /// One outstanding packet as the model sees it.
 #[derive(Debug, Clone)]
 struct Sent {
@@ -97,8 +100,8 @@ proptest! {
         start in arb_start(),
         syn in any::<bool>(),
         first in proptest::collection::vec(0usize..200, 0..40),
-        ops in proptest::collection::vec(arb_op(), 1..60),
-        fin_step in proptest::option::of(0usize..60),
+        ops in proptest::collection::vec(arb_op(), 1..MAX_OPS),
+        fin_step in proptest::option::of(0usize..MAX_OPS),
     ) {
         let mut q = SendQueue::new(SeqNr(start), 200);
         let mut model: VecDeque<Sent> = VecDeque::new();
