@@ -19,8 +19,9 @@
 # layer's, the congestion controller's, the codec's and the endpoint's extension tests in one,
 # the rest of the engine (endpoint, connection, reliability, path MTU, ...) in the other; they
 # take about as long.
-# Measured on the shared 2-core machine (load 4 to 5 from other builds): 250 s wall for the
-# whole script, 4 min 36 s of CPU over both shards; 162 tests run, 4 ignored.
+# Measured on the shared 2-core machine, under a load of 4 to 5 from other builds: 325 s wall
+# for the whole script and 4 min 54 s of CPU, about half in each shard (so about 2.5 min wall
+# on two idle cores); 163 tests run, 4 ignored.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
