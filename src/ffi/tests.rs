@@ -194,3 +194,100 @@ fn null_and_destroyed_handles_are_refused() {
         utp_destroy(ctx);
     }
 }
+
+thread_local! {
+    static READ: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    static ACCEPTED: core::cell::Cell<usize> = const { core::cell::Cell::new(0) };
+}
+
+unsafe extern "C" fn on_read(a: *mut utp_callback_arguments) -> c_ulonglong {
+    // SAFETY: UTP_ON_READ passes a valid argument struct with `len` received bytes at `buf`.
+    let data = unsafe { core::slice::from_raw_parts((*a).buf, (*a).len) };
+    READ.with(|r| r.borrow_mut().extend_from_slice(data));
+    0
+}
+
+unsafe extern "C" fn on_accept_keep(a: *mut utp_callback_arguments) -> c_ulonglong {
+    // SAFETY: valid argument struct; `socket` is the accepted socket.
+    let socket = unsafe { (*a).socket };
+    ACCEPTED.with(|s| s.set(socket as usize));
+    0
+}
+
+#[test]
+fn writev_reaches_on_read_whole_and_peer_names_and_userdata_cross_intact() {
+    // Every pointer the C API takes or hands out in a transfer, checked under Miri too: the
+    // iovec array and its buffers, the bytes lent to UTP_ON_READ, the address copied out by
+    // utp_getpeername (whole and truncated), the userdata pointer.
+    // SAFETY: the test owns both contexts and destroys them at the end; every buffer passed
+    // outlives the call it is passed to.
+    unsafe {
+        let ctx = [utp_init(2), utp_init(2)];
+        CTXS.with(|c| *c.borrow_mut() = ctx.iter().map(|&p| p as usize).collect());
+        for &c in &ctx {
+            utp_set_callback(c, UTP_SENDTO, Some(on_sendto));
+        }
+        utp_set_callback(ctx[1], UTP_ON_ACCEPT, Some(on_accept_keep));
+        utp_set_callback(ctx[1], UTP_ON_READ, Some(on_read));
+        let s = utp_create_socket(ctx[0]);
+        let mut tag = 7u8;
+        let tag_ptr: *mut core::ffi::c_void = (&mut tag as *mut u8).cast();
+        assert_eq!(utp_set_userdata(s, tag_ptr), tag_ptr);
+        assert_eq!(utp_get_userdata(s), tag_ptr);
+        let (to, len) = addr(2000);
+        assert_eq!(
+            utp_connect(s, (&to as *const libc::sockaddr_in).cast(), len),
+            0
+        );
+        run(ctx);
+        let b = ACCEPTED.with(|a| a.get()) as *mut UtpSocket;
+        assert!(!b.is_null(), "the connection was accepted");
+
+        // The acceptor sees the initiator's address (run() delivers from port 1000).
+        let mut peer: libc::sockaddr_storage = core::mem::zeroed();
+        let mut peer_len = core::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+        let peer_ptr = (&mut peer as *mut libc::sockaddr_storage).cast();
+        assert_eq!(utp_getpeername(b, peer_ptr, &mut peer_len), 0);
+        assert_eq!(peer_len as usize, core::mem::size_of::<libc::sockaddr_in>());
+        let sin = &*(&peer as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>();
+        assert_eq!(u16::from_be(sin.sin_port), 1000);
+        // A buffer too short for the address gets its first bytes and their count.
+        let mut short = [0u8; 4];
+        let mut short_len: libc::socklen_t = 4;
+        assert_eq!(
+            utp_getpeername(s, short.as_mut_ptr().cast(), &mut short_len),
+            0
+        );
+        assert_eq!(short_len, 4);
+        assert_eq!(
+            u16::from_ne_bytes([short[0], short[1]]),
+            libc::AF_INET as u16
+        );
+        assert_eq!(u16::from_be_bytes([short[2], short[3]]), 2000);
+
+        // Three buffers, one of them empty, become one stream of bytes.
+        let mut parts = [
+            b"first ".to_vec(),
+            Vec::new(),
+            (0..3000).map(|i| i as u8).collect(),
+        ];
+        let mut iov: Vec<utp_iovec> = parts
+            .iter_mut()
+            .map(|p| utp_iovec {
+                iov_base: p.as_mut_ptr().cast(),
+                iov_len: p.len(),
+            })
+            .collect();
+        assert_eq!(utp_writev(s, iov.as_mut_ptr(), iov.len()), 3006);
+        for _ in 0..4 {
+            run(ctx);
+            utp_issue_deferred_acks(ctx[1]);
+        }
+        let got = READ.with(|r| r.borrow().clone());
+        assert!(got == parts.concat(), "received {} bytes", got.len());
+        utp_read_drained(b);
+        run(ctx);
+        utp_destroy(ctx[1]);
+        utp_destroy(ctx[0]);
+    }
+}

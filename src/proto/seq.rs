@@ -120,5 +120,23 @@ mod tests {
             let x = lo + off;
             prop_assert_eq!(x.within(lo, hi), off <= len);
         }
+
+        #[test]
+        fn order_is_a_strict_total_order_within_half_the_space(
+            a in any::<u16>(), d in any::<u16>(),
+        ) {
+            // Exactly one of precedes, equal, follows; the signed difference agrees with it
+            // and negates when the operands swap (0x8000 apart is the one ambiguous distance).
+            let (a, b) = (SeqNr(a), SeqNr(a) + d);
+            let relations = [a.precedes(b), a == b, a.follows(b)];
+            prop_assert_eq!(relations.iter().filter(|&&r| r).count(), usize::from(d != 0x8000));
+            prop_assert_eq!(a.precedes(b), b.diff(a) > 0);
+            if d != 0x8000 {
+                prop_assert_eq!(a.diff(b), -b.diff(a));
+                prop_assert_eq!(a.precedes(b), b.follows(a));
+            }
+            prop_assert_eq!(a.add(d).sub(d), a);
+            prop_assert_eq!(b.distance_from(a).wrapping_add(a.distance_from(b)), 0);
+        }
     }
 }

@@ -105,5 +105,38 @@ mod tests {
             prop_assume!(received.as_micros() >= sent.as_micros());
             prop_assert_eq!(received.wire().wrapping_since(sent.wire()), delay);
         }
+
+        #[test]
+        fn wire_difference_is_the_true_difference_modulo_2_pow_32(
+            start in any::<u64>(), elapsed in any::<u64>(),
+        ) {
+            // However many times the 32-bit wire clock wrapped in between, the wrapping
+            // difference is the elapsed time modulo 2^32 (what BEP 29's delay samples rely on).
+            let sent = Instant::from_micros(start);
+            let received = Instant::from_micros(start.saturating_add(elapsed));
+            let true_elapsed = received.as_micros() - sent.as_micros();
+            prop_assert_eq!(
+                received.wire().wrapping_since(sent.wire()),
+                true_elapsed as u32
+            );
+            prop_assert_eq!(received - sent, Duration::from_micros(true_elapsed));
+            prop_assert_eq!(sent - received, Duration::ZERO);
+        }
+
+        #[test]
+        fn instant_plus_then_minus_a_duration_round_trips_unless_it_saturates(
+            start in any::<u64>(), d in any::<u64>(),
+        ) {
+            let t = Instant::from_micros(start);
+            let d = Duration::from_micros(d);
+            match start.checked_add(d.as_micros() as u64) {
+                Some(end) => {
+                    prop_assert_eq!(t + d, Instant::from_micros(end));
+                    prop_assert_eq!((t + d) - d, t);
+                    prop_assert_eq!((t + d) - t, d);
+                }
+                None => prop_assert_eq!(t + d, Instant::from_micros(u64::MAX)),
+            }
+        }
     }
 }

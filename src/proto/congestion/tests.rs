@@ -481,6 +481,9 @@ fn event() -> impl Strategy<Value = Event> {
 
 proptest! {
     #[test]
+    // Up to 200 controller events per case: the slowest engine test under Miri (minutes even
+    // at a few cases), and the controller is safe code with no allocation to check.
+    #[cfg_attr(miri, ignore)]
     fn window_never_leaves_its_bounds(
         mss in 0usize..70_000,
         initial in 0usize..100,
@@ -609,6 +612,8 @@ fn a_newcomer_on_the_same_path_takes_half_the_window_and_the_delay_base() {
 }
 
 #[test]
+// 800 control rounds of up to 1200 ACKs each: several minutes under Miri, all safe code.
+#[cfg_attr(miri, ignore)]
 fn connections_sharing_a_queue_converge_to_equal_windows() {
     // Two controllers whose ACKs see the same queue: a fluid model of a 100 Mbit/s, 20 ms
     // path. Each round both acknowledge their window; the queue holds what exceeds the

@@ -150,6 +150,9 @@ fn unknown_connection_gets_a_reset_echoing_its_ids() {
 }
 
 #[test]
+// 2000 datagrams through the endpoint: minutes under Miri; the same demultiplexing and RESET
+// path runs in unknown_connection_gets_a_reset_echoing_its_ids.
+#[cfg_attr(miri, ignore)]
 fn resets_are_rate_limited() {
     let mut e = Endpoint::new(Config::default(), 1).expect("endpoint");
     let burst = Config::default().reset_burst as u64;
@@ -297,6 +300,9 @@ proptest! {
     /// Arbitrary bytes, and arbitrary bytes dressed as packets of a live connection, fed to an
     /// endpoint with an established connection: no panic, and the connection still works.
     #[test]
+    // 2000 cases fixed by the config above (PROPTEST_CASES does not lower it), each a handshake
+    // and up to 20 datagrams: hours under Miri. The fuzz targets cover this input space.
+    #[cfg_attr(miri, ignore)]
     fn random_datagrams_never_panic(
         datagrams in proptest::collection::vec(
             (any::<u8>(), any::<bool>(), proptest::collection::vec(any::<u8>(), 0..120)), 1..20)

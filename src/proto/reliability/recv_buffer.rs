@@ -211,6 +211,11 @@ impl RecvBuffer {
         if ahead >= self.max_slots {
             return Inserted::Dropped;
         }
+        // A packet already held is a duplicate, whether or not there is room for it and even
+        // when it is the FIN (whose handling below would otherwise drop and store it again).
+        if ahead > 0 && matches!(self.reorder.get(ahead - 1), Some(Some(_))) {
+            return Inserted::Duplicate;
+        }
         let stored_len = if self.discard { 0 } else { payload.len() };
         let room = if ahead == 0 {
             self.capacity + self.slack
@@ -243,9 +248,6 @@ impl RecvBuffer {
         let index = ahead - 1;
         if self.reorder.len() <= index {
             self.reorder.resize_with(index + 1, || None);
-        }
-        if self.reorder[index].is_some() {
-            return Inserted::Duplicate;
         }
         // A pooled buffer has room for a full packet: a small payload gets an allocation of
         // its own size instead, so that many tiny packets cannot pin many large buffers.
@@ -331,6 +333,10 @@ impl RecvBuffer {
 }
 
 #[cfg(test)]
+#[path = "recv_buffer_proptests.rs"]
+mod proptests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -377,6 +383,21 @@ mod tests {
         );
         assert!(b.fin_reached());
         assert_eq!(b.ack_nr(), SeqNr(102));
+    }
+
+    #[test]
+    fn a_held_packet_arriving_again_is_a_duplicate() {
+        // Found by the reorder-buffer property test: a FIN held out of order that arrived
+        // again was dropped and stored anew (reported as new data, not counted as a duplicate).
+        let mut b = buf();
+        assert_eq!(b.insert(SeqNr(103), b"", true), Inserted::OutOfOrder);
+        assert_eq!(b.insert(SeqNr(103), b"", true), Inserted::Duplicate);
+        assert_eq!(b.eof(), Some(SeqNr(103)));
+        // A held packet repeated when the buffer is full is a duplicate too, not a drop.
+        let mut b = RecvBuffer::new(1000, 1000, SeqNr(0));
+        assert_eq!(b.insert(SeqNr(2), &[7; 1000], false), Inserted::OutOfOrder);
+        assert_eq!(b.insert(SeqNr(2), &[7; 1000], false), Inserted::Duplicate);
+        assert_eq!(b.buffered(), 1000);
     }
 
     #[test]

@@ -576,6 +576,10 @@ impl SendQueue {
 }
 
 #[cfg(test)]
+#[path = "send_queue_proptests.rs"]
+mod proptests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
