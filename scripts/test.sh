@@ -102,8 +102,17 @@ unset CARGO_TARGET_DIR
 step "managed C API under ThreadSanitizer (library and test instrumented)"
 bash scripts/tsan-managed.sh
 
+step "Miri (issue 8): the engine's and the C API layer's unit tests, two shards (nightly; skips marked cfg_attr(miri, ignore))"
+bash scripts/miri.sh
+
+step "runtime stream tests over loopback UDP under ThreadSanitizer (nightly, std instrumented)"
+bash scripts/sanitize-rust.sh thread
+
 step "Python package: pip install into a venv, pytest (callback API, ctypes layer, header sync)"
 CARGO_TARGET_DIR="$PWD/target" bash scripts/test-python.sh
+
+step "Python pytest suite against an AddressSanitizer libutp.so (gcc's libasan preloaded; a leak through libutp.so fails)"
+bash scripts/sanitize-python.sh
 
 step "udp-relay (the impairment relay): its choices and a loopback run"
 cargo test --locked --release --bin udp-relay --test udp_relay
