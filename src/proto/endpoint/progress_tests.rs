@@ -174,3 +174,44 @@ fn after_the_peer_vanishes_the_writer_knows_how_much_arrived() {
     assert!(s.bytes_acked >= 500_000, "{s:?}");
     assert!(s.bytes_written > s.bytes_acked);
 }
+
+#[test]
+fn close_with_unsent_data_delivers_it_before_the_fin() {
+    let mut p = Pair::new();
+    p.run(0, |p| {
+        p.ea.state(p.ha) == Ok(crate::proto::State::Connected) && p.hb.is_some()
+    });
+    // As much as the send buffer takes, none of it sent yet, then close at once.
+    let data: Vec<u8> = (0..3_000_000u32).map(|i| (i * 7 + i / 251) as u8).collect();
+    let accepted = p.ea.write(p.ha, &data).expect("write");
+    assert!(accepted > 100_000, "the send buffer took {accepted} bytes");
+    p.ea.close(ms(p.now), p.ha).expect("close");
+    p.read_limit = 0; // the loop below reads B's side itself
+    let hb = p.hb.expect("accepted");
+    let mut got = Vec::new();
+    let mut eof = false;
+    for _ in 0..30_000 {
+        p.step();
+        let mut chunk = vec![0u8; 65_536];
+        loop {
+            match p.eb.read(hb, &mut chunk) {
+                Ok(0) => {
+                    eof = true;
+                    break;
+                }
+                Ok(n) => got.extend_from_slice(&chunk[..n]),
+                Err(_) => break,
+            }
+        }
+        if eof {
+            break;
+        }
+    }
+    assert!(
+        eof,
+        "the FIN arrived after {} of {accepted} bytes",
+        got.len()
+    );
+    assert_eq!(got.len(), accepted);
+    assert!(got == data[..accepted], "byte-exact");
+}
