@@ -14,6 +14,8 @@
 #![cfg(feature = "async")]
 #![allow(clippy::disallowed_methods)] // A load test on real sockets measures wall-clock time.
 
+mod common;
+use common::forge::syn;
 use socket2::{Domain, Protocol, Socket, Type};
 use std::net::{SocketAddr, SocketAddrV4};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -21,9 +23,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_util::compat::FuturesAsyncReadCompatExt;
-use utp::proto::packet::{encode, Extensions, Header, PacketType};
-use utp::proto::time::WireTime;
-use utp::proto::SeqNr;
 use utp::stream::SocketOptions;
 use utp::stream_async::AsyncUtpSocket;
 
@@ -50,23 +49,6 @@ const CLIENT_SEND_BUFFER: usize = 128 << 10;
 const PEAK_RSS_BOUND: u64 = 3 << 29;
 /// The whole test must finish within this (a hang fails instead of blocking CI).
 const DEADLINE: Duration = Duration::from_secs(300);
-
-/// A uTP SYN with `connection_id`, as a flood sends it.
-fn syn(connection_id: u16, seq: u16) -> Vec<u8> {
-    let header = Header {
-        packet_type: PacketType::Syn,
-        connection_id,
-        timestamp: WireTime(1),
-        timestamp_diff: 0,
-        window: 1 << 20,
-        seq_nr: SeqNr(seq),
-        ack_nr: SeqNr(0),
-    };
-    let mut out = vec![0u8; 64];
-    let n = encode(&header, &Extensions::default(), &[], &mut out).expect("encode");
-    out.truncate(n);
-    out
-}
 
 /// An IPv4 + UDP datagram from 127.0.0.1:`sport` to `to` carrying `payload`. The kernel fills
 /// the IPv4 checksum and identification for a raw socket with IP_HDRINCL; a UDP checksum of

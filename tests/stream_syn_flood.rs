@@ -4,31 +4,14 @@
 #![allow(clippy::disallowed_methods)] // Tests of the runtime wait on wall-clock time.
 
 mod common;
+use common::forge::syn;
 use common::localhost;
 use std::io::{Read, Write};
 use std::net::UdpSocket;
 use std::thread;
 use std::time::Duration;
-use utp::proto::packet::{encode, Extensions, Header, PacketType};
-use utp::proto::time::WireTime;
-use utp::proto::{Config, SeqNr};
+use utp::proto::Config;
 use utp::stream::{SocketOptions, UtpSocket};
-
-fn syn(connection_id: u16) -> Vec<u8> {
-    let header = Header {
-        packet_type: PacketType::Syn,
-        connection_id,
-        timestamp: WireTime(1),
-        timestamp_diff: 0,
-        window: 1 << 20,
-        seq_nr: SeqNr(1),
-        ack_nr: SeqNr(0),
-    };
-    let mut out = vec![0u8; 64];
-    let n = encode(&header, &Extensions::default(), &[], &mut out).expect("encode");
-    out.truncate(n);
-    out
-}
 
 #[test]
 fn a_syn_flood_cannot_fill_the_backlog() {
@@ -50,7 +33,7 @@ fn a_syn_flood_cannot_fill_the_backlog() {
     // below is refused.
     let flooder = UdpSocket::bind(localhost()).unwrap();
     for id in 0..10u16 {
-        flooder.send_to(&syn(1000 + id * 7), to).unwrap();
+        flooder.send_to(&syn(1000 + id * 7, 1), to).unwrap();
     }
     let mut waited = Duration::ZERO;
     while server.connection_count() < HALF_OPEN && waited < Duration::from_secs(5) {

@@ -782,4 +782,6 @@ mod pmtu_tests;
 #[cfg(test)]
 mod progress_tests;
 #[cfg(test)]
+mod test_support;
+#[cfg(test)]
 mod tests;

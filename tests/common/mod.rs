@@ -1,6 +1,7 @@
 //! Helpers shared by the real-socket tests. Each test binary uses some of them.
 #![allow(dead_code)]
 
+pub mod forge;
 #[cfg(target_os = "linux")]
 pub mod netns;
 

@@ -5,26 +5,12 @@
 use crate::harness::*;
 use std::net::SocketAddr;
 use std::time::Duration;
-use utp::proto::packet::{encode, Extensions, Header, PacketType};
-use utp::proto::time::WireTime;
-use utp::proto::{Config, Endpoint, SeqNr};
+use utp::proto::{Config, Endpoint};
 use utp::sim::app::{EndpointNode, Plan};
 
 /// A SYN as a flooding host would forge it.
 fn syn(connection_id: u16) -> Vec<u8> {
-    let header = Header {
-        packet_type: PacketType::Syn,
-        connection_id,
-        timestamp: WireTime(1),
-        timestamp_diff: 0,
-        window: 1 << 20,
-        seq_nr: SeqNr(connection_id ^ 0x5A5A),
-        ack_nr: SeqNr(0),
-    };
-    let mut out = vec![0u8; 64];
-    let n = encode(&header, &Extensions::default(), &[], &mut out).expect("encode");
-    out.truncate(n);
-    out
+    crate::forge::syn(connection_id, connection_id ^ 0x5A5A)
 }
 
 /// Spoofed source `i`: one of 65 536 addresses in 172.16.0.0/16, a port from `i` too.

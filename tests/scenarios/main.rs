@@ -6,6 +6,8 @@
 //! its seed; `RUTP_SIM_SEED=<seed>` replays it.
 
 mod duo;
+#[path = "../common/forge.rs"]
+mod forge;
 mod harness;
 mod queue_probe;
 

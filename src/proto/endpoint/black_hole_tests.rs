@@ -2,21 +2,10 @@
 //! outstanding data under the same sequence numbers waits until no earlier copy can arrive, and
 //! a late large packet calls it off, so no byte is ever delivered twice.
 
+use super::test_support::{a, b, ms};
 use super::*;
 use crate::proto::connection::MIN_DATAGRAM_LIFETIME;
 use crate::proto::packet::{Packet, PacketType};
-
-fn a() -> SocketAddr {
-    "10.0.0.1:1000".parse().expect("address")
-}
-
-fn b() -> SocketAddr {
-    "10.0.0.2:2000".parse().expect("address")
-}
-
-fn ms(t: u64) -> Instant {
-    Instant::from_micros(1_000_000 + t * 1000)
-}
 
 /// Largest datagram the path carries once the black hole opens.
 const HOLE: usize = 1300;

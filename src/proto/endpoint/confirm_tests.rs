@@ -2,47 +2,17 @@
 //! our SYN-ACK (our initiators do at once), or after `Config::confirm_timeout` when the
 //! initiator stays silent (libutp's), and never when it is evicted first (a spoofed SYN).
 
+use super::test_support::{a, b, ms, syn};
 use super::*;
-use crate::proto::packet::{encode, Extensions, Header, PacketType};
-use crate::proto::time::WireTime;
 use crate::proto::ConnectionError;
 use core::time::Duration;
-
-fn a() -> SocketAddr {
-    "10.0.0.1:1000".parse().expect("address")
-}
-
-fn b() -> SocketAddr {
-    "10.0.0.2:2000".parse().expect("address")
-}
-
-fn at(ms: u64) -> Instant {
-    Instant::from_micros(1_000_000 + ms * 1000)
-}
-
-/// A SYN as libutp's initiator sends it (nothing follows until it has data).
-fn syn(id: u16) -> Vec<u8> {
-    let header = Header {
-        packet_type: PacketType::Syn,
-        connection_id: id,
-        timestamp: WireTime(1),
-        timestamp_diff: 0,
-        window: 1 << 20,
-        seq_nr: SeqNr(500),
-        ack_nr: SeqNr(0),
-    };
-    let mut out = vec![0u8; 64];
-    let n = encode(&header, &Extensions::default(), &[], &mut out).expect("encode");
-    out.truncate(n);
-    out
-}
 
 fn events(e: &mut Endpoint) -> Vec<(ConnectionHandle, Event)> {
     std::iter::from_fn(|| e.poll_event()).collect()
 }
 
 fn accept_syn(eb: &mut Endpoint, from: SocketAddr, id: u16, now: Instant) -> ConnectionHandle {
-    match eb.handle_datagram(now, from, &syn(id)) {
+    match eb.handle_datagram(now, from, &syn(id, 500)) {
         DatagramEvent::Incoming(i) => eb.accept(now, i).expect("accept"),
         other => panic!("a SYN gave {other:?}"),
     }
@@ -52,11 +22,11 @@ fn accept_syn(eb: &mut Endpoint, from: SocketAddr, id: u16, now: Instant) -> Con
 fn our_initiator_confirms_the_connection_within_one_round_trip() {
     let mut ea = Endpoint::new(Config::default(), 1).expect("endpoint");
     let mut eb = Endpoint::new(Config::default(), 2).expect("endpoint");
-    ea.connect(at(0), b()).expect("connect");
+    ea.connect(ms(0), b()).expect("connect");
     let mut buf = vec![0u8; 2048];
     let mut hb = None;
     for step in 0..4 {
-        let now = at(step * 10);
+        let now = ms(step * 10);
         while let Some(t) = ea.poll_transmit(now, &mut buf) {
             if let DatagramEvent::Incoming(i) = eb.handle_datagram(now, a(), &buf[..t.len]) {
                 hb = Some(eb.accept(now, i).expect("accept"));
@@ -75,17 +45,17 @@ fn our_initiator_confirms_the_connection_within_one_round_trip() {
 fn a_silent_initiator_is_confirmed_after_the_timeout() {
     let config = Config::default();
     let mut eb = Endpoint::new(config.clone(), 2).expect("endpoint");
-    let hb = accept_syn(&mut eb, a(), 77, at(0));
+    let hb = accept_syn(&mut eb, a(), 77, ms(0));
     assert_eq!(events(&mut eb), vec![(hb, Event::Connected)]);
     let timeout_ms = config.confirm_timeout.as_millis() as u64;
-    eb.handle_timeout(at(timeout_ms - 1));
+    eb.handle_timeout(ms(timeout_ms - 1));
     assert!(
         !events(&mut eb).contains(&(hb, Event::Confirmed)),
         "too early"
     );
-    eb.handle_timeout(at(timeout_ms));
+    eb.handle_timeout(ms(timeout_ms));
     assert_eq!(events(&mut eb), vec![(hb, Event::Confirmed)]);
-    eb.handle_timeout(at(10 * timeout_ms));
+    eb.handle_timeout(ms(10 * timeout_ms));
     assert!(
         !events(&mut eb).contains(&(hb, Event::Confirmed)),
         "reported once"
@@ -100,15 +70,15 @@ fn an_evicted_half_open_connection_is_never_confirmed() {
         ..Config::default()
     };
     let mut eb = Endpoint::new(config, 2).expect("endpoint");
-    let first = accept_syn(&mut eb, a(), 10, at(0));
-    accept_syn(&mut eb, a(), 20, at(1));
-    accept_syn(&mut eb, a(), 30, at(2)); // evicts the first
+    let first = accept_syn(&mut eb, a(), 10, ms(0));
+    accept_syn(&mut eb, a(), 20, ms(1));
+    accept_syn(&mut eb, a(), 30, ms(2)); // evicts the first
     let evs = events(&mut eb);
     assert!(
         evs.contains(&(first, Event::Error(ConnectionError::Evicted))),
         "{evs:?}"
     );
-    eb.handle_timeout(at(500));
+    eb.handle_timeout(ms(500));
     let evs = events(&mut eb);
     assert!(!evs.contains(&(first, Event::Confirmed)), "{evs:?}");
     assert_eq!(

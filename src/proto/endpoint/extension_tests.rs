@@ -3,18 +3,11 @@
 //! reorder window) and libtorrent's close reason. The
 //! packets are real ones re-encoded with the extension a peer would have put there.
 
+use super::test_support::{a, b, drain};
 use super::*;
 use crate::proto::packet::{
     encode, sack_set_bit, Extensions, PacketType, EXT_NONE, EXT_SELECTIVE_ACK, HEADER_LEN,
 };
-
-fn a() -> SocketAddr {
-    "10.0.0.1:1000".parse().expect("address")
-}
-
-fn b() -> SocketAddr {
-    "10.0.0.2:2000".parse().expect("address")
-}
 
 fn connected_pair() -> (Endpoint, Endpoint, ConnectionHandle, ConnectionHandle) {
     let config = Config {
@@ -36,16 +29,6 @@ fn connected_pair() -> (Endpoint, Endpoint, ConnectionHandle, ConnectionHandle) 
     assert_eq!(ea.poll_event(), Some((ha, Event::Connected)));
     assert_eq!(eb.poll_event(), Some((hb, Event::Connected)));
     (ea, eb, ha, hb)
-}
-
-/// Every datagram `e` has to send now.
-fn drain(e: &mut Endpoint, now: Instant) -> Vec<Vec<u8>> {
-    let mut out = Vec::new();
-    let mut buf = vec![0u8; 2048];
-    while let Some(t) = e.poll_transmit(now, &mut buf) {
-        out.push(buf[..t.len].to_vec());
-    }
-    out
 }
 
 /// `datagram` with its extensions replaced by `ext` (header and payload kept).

@@ -2,18 +2,11 @@
 //! RESETs, optimistic and divided ACKs, and peers that never open their window. Each test
 //! fails without the defence it names.
 
+use super::test_support::{a, b, drain, exchange, syn};
 use super::*;
 use crate::proto::packet::{encode, sack_set_bit, Extensions, Header, PacketType};
 use crate::proto::time::WireTime;
 use crate::proto::ConnectionError;
-
-fn a() -> SocketAddr {
-    "10.0.0.1:1000".parse().expect("address")
-}
-
-fn b() -> SocketAddr {
-    "10.0.0.2:2000".parse().expect("address")
-}
 
 /// A spoofed source: address `i` of 10.9.0.0/16, port from `i` too.
 fn spoofed(i: u32) -> SocketAddr {
@@ -27,50 +20,11 @@ fn config() -> Config {
     }
 }
 
-fn syn(connection_id: u16, seq: u16) -> Vec<u8> {
-    datagram(
-        &Header {
-            packet_type: PacketType::Syn,
-            connection_id,
-            timestamp: WireTime(1),
-            timestamp_diff: 0,
-            window: 100_000,
-            seq_nr: SeqNr(seq),
-            ack_nr: SeqNr(0),
-        },
-        &Extensions::default(),
-        &[],
-    )
-}
-
 fn datagram(h: &Header, ext: &Extensions<'_>, payload: &[u8]) -> Vec<u8> {
     let mut out = vec![0u8; 2048];
     let n = encode(h, ext, payload, &mut out).expect("encode");
     out.truncate(n);
     out
-}
-
-/// Moves datagrams between `ea` (at a()) and `eb` (at b()) until both are quiet; `eb` accepts.
-fn exchange(ea: &mut Endpoint, eb: &mut Endpoint, now: Instant) -> Vec<ConnectionHandle> {
-    let mut accepted = Vec::new();
-    let mut buf = vec![0u8; 2048];
-    for _ in 0..1000 {
-        let mut moved = false;
-        while let Some(t) = ea.poll_transmit(now, &mut buf) {
-            moved = true;
-            if let DatagramEvent::Incoming(i) = eb.handle_datagram(now, a(), &buf[..t.len]) {
-                accepted.push(eb.accept(now, i).expect("accept"));
-            }
-        }
-        while let Some(t) = eb.poll_transmit(now, &mut buf) {
-            moved = true;
-            ea.handle_datagram(now, b(), &buf[..t.len]);
-        }
-        if !moved {
-            return accepted;
-        }
-    }
-    panic!("endpoints never went quiet");
 }
 
 /// A connection from A to B over which A has sent data (B's side stopped being half-open when
@@ -88,15 +42,6 @@ fn established(config: Config) -> (Endpoint, Endpoint, ConnectionHandle, Connect
     while ea.poll_event().is_some() {}
     while eb.poll_event().is_some() {}
     (ea, eb, ha, hb)
-}
-
-fn drain(e: &mut Endpoint, now: Instant) -> Vec<Vec<u8>> {
-    let mut out = Vec::new();
-    let mut buf = vec![0u8; 2048];
-    while let Some(t) = e.poll_transmit(now, &mut buf) {
-        out.push(buf[..t.len].to_vec());
-    }
-    out
 }
 
 #[test]

@@ -2,21 +2,10 @@
 //! acknowledged, a lost and an ICMP-refused probe do (the search itself is tested in
 //! `proto::mtu`, whole transfers in the simulator scenarios).
 
+use super::test_support::{a, b, ms};
 use super::*;
 use crate::proto::mtu::BASE;
 use crate::proto::packet::{Packet, PacketType};
-
-fn a() -> SocketAddr {
-    "10.0.0.1:1000".parse().expect("address")
-}
-
-fn b() -> SocketAddr {
-    "10.0.0.2:2000".parse().expect("address")
-}
-
-fn ms(t: u64) -> Instant {
-    Instant::from_micros(1_000_000 + t * 1000)
-}
 
 /// Every datagram `e` has to send now, with its don't-fragment flag.
 fn drain(e: &mut Endpoint, now: Instant) -> Vec<(Vec<u8>, bool)> {

@@ -2,20 +2,9 @@
 //! acknowledged (`ConnectionStats::bytes_written` and `bytes_acked`), after a complete
 //! transfer, after the peer reset the connection, and after the peer vanished.
 
+use super::test_support::{a, b, ms};
 use super::*;
 use crate::proto::ConnectionError;
-
-fn a() -> SocketAddr {
-    "10.0.0.1:1000".parse().expect("address")
-}
-
-fn b() -> SocketAddr {
-    "10.0.0.2:2000".parse().expect("address")
-}
-
-fn ms(t: u64) -> Instant {
-    Instant::from_micros(1_000_000 + t * 1000)
-}
 
 struct Pair {
     ea: Endpoint,

@@ -1,5 +1,6 @@
 //! Endpoint unit tests: demultiplexing, answers to unknown traffic, and hostile input.
 
+use super::test_support::{a, b, drain, exchange};
 use super::*;
 use crate::proto::packet::{encode, Extensions, Header, PacketType};
 use crate::proto::time::WireTime;
@@ -8,37 +9,6 @@ use proptest::prelude::*;
 
 fn addr(s: &str) -> SocketAddr {
     s.parse().expect("address")
-}
-
-fn a() -> SocketAddr {
-    addr("10.0.0.1:1000")
-}
-
-fn b() -> SocketAddr {
-    addr("10.0.0.2:2000")
-}
-
-/// Moves every pending datagram between two endpoints until both are quiet; `b` accepts.
-fn exchange(ea: &mut Endpoint, eb: &mut Endpoint, now: Instant) -> Vec<ConnectionHandle> {
-    let mut accepted = Vec::new();
-    let mut buf = vec![0u8; 2048];
-    for _ in 0..1000 {
-        let mut moved = false;
-        while let Some(t) = ea.poll_transmit(now, &mut buf) {
-            moved = true;
-            if let DatagramEvent::Incoming(i) = eb.handle_datagram(now, a(), &buf[..t.len]) {
-                accepted.push(eb.accept(now, i).expect("accept"));
-            }
-        }
-        while let Some(t) = eb.poll_transmit(now, &mut buf) {
-            moved = true;
-            ea.handle_datagram(now, b(), &buf[..t.len]);
-        }
-        if !moved {
-            return accepted;
-        }
-    }
-    panic!("endpoints never went quiet");
 }
 
 fn connected_pair() -> (Endpoint, Endpoint, ConnectionHandle, ConnectionHandle) {
@@ -327,16 +297,6 @@ proptest! {
         prop_assert!(eb.connection_count() <= 1);
         let _ = hb;
     }
-}
-
-/// Drains every datagram `e` wants to send now.
-fn drain(e: &mut Endpoint, now: Instant) -> Vec<Vec<u8>> {
-    let mut out = Vec::new();
-    let mut buf = [0u8; 2048];
-    while let Some(t) = e.poll_transmit(now, &mut buf) {
-        out.push(buf[..t.len].to_vec());
-    }
-    out
 }
 
 #[test]
