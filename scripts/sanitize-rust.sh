@@ -7,7 +7,8 @@
 # instrumented with the crate: TSan then sees their synchronisation (without it, every
 # hand-over through a channel or a lock is reported as a race), and ASan checks std's copies and
 # allocations made for us. Each sanitizer has a target directory of its own
-# ($CARGO_TARGET_DIR/sanitize-{thread,address}, CARGO_TARGET_DIR defaulting to target). A
+# ($CARGO_TARGET_DIR/tsan, shared with tsan-managed.sh, and $CARGO_TARGET_DIR/sanitize-address;
+# CARGO_TARGET_DIR defaulting to target). A
 # report halts the test that hits it (halt_on_error=1) and fails the run; ASan's leak check
 # runs at the exit of every test binary.
 #
@@ -51,7 +52,11 @@ for san in "${sanitizers[@]}"; do
     mkdir -p "$base"
     say "$san: building and running ${TESTS[*]}"
     ok=1
-    RUSTFLAGS="-Zsanitizer=$san" CARGO_TARGET_DIR=$base/sanitize-$san \
+    # ThreadSanitizer shares scripts/tsan-managed.sh's build directory: the same flags, so std
+    # and the dependencies are built once for both.
+    dir=$base/sanitize-$san
+    [[ $san == thread ]] && dir=$base/tsan
+    RUSTFLAGS="-Zsanitizer=$san" CARGO_TARGET_DIR=$dir \
         cargo +nightly test --locked -Zbuild-std --target $target "${TESTS[@]}" \
         >"$log" 2>&1 || ok=0
     # Live instrumentation: every test binary run calls the sanitizer's entry points.
