@@ -265,6 +265,13 @@ static long r_close(utp_context *ctx, utp_socket *s)
     return s != NULL && utp_get_context(s) == NULL;
 }
 
+/* Where rutp's value is not what libutp's code would return (the table runs against rutp only):
+ *   utp_write/utp_writev while connecting: rutp queues the bytes and sends them once connected
+ *     (10); libutp returns 0 in SYN_SENT.
+ *   utp_destroy at the top level: the number of DESTROYING the socket under test got (a socket
+ *     never connected gets none, as in libutp, but rutp frees it where libutp leaks it).
+ *   utp_close after shutdown: our FIN was acknowledged, so nothing is left to finish and the
+ *     socket is destroyed at once (1), as after a close in SYN_SENT. */
 /* clang-format off */
 const misuse_row ROWS[] = {
     /*                                               null created connecting connected shutdown closed freed   callbacks */

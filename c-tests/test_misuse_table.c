@@ -41,7 +41,8 @@
  * utp_destroy of its context, or a pointer the library never returned, is undefined behaviour,
  * as in libutp: no test here does that.
  *
- * Usage: test_misuse_table [states|callbacks] (both without an argument).
+ * Usage: test_misuse_table [states|callbacks] (both without an argument); RUTP_MISUSE_CELL=row,col
+ * runs one cell of the callback table, RUTP_CTESTS_TRACE=1 names each cell and datagram.
  */
 #include "pair.h"
 
