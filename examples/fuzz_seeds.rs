@@ -4,6 +4,9 @@
 //!   with and without selective ACKs, DATA, padded path-MTU probes, FIN and RESET);
 //! - `endpoint`: scripts for `fuzz/fuzz_targets/endpoint.rs` that complete a transfer (write,
 //!   send, deliver, acknowledge, read, close), with and without losses.
+//! - `extensions`: the `decode` datagrams, each with three bytes appended that shape the send
+//!   queue the target applies their ACK to (packets from 2 before `ack_nr`, some with selective
+//!   ACKs beyond it);
 //! - `c_api`: call scripts for `fuzz/fuzz_targets/c_api.rs` (a connection with data both ways
 //!   and its close; calls made from inside ON_READ, ON_STATE_CHANGE and SENDTO, among them
 //!   closing a socket and destroying a context; NULL and destroyed handles; ICMP errors).
@@ -166,6 +169,19 @@ fn c_api_scripts() -> Vec<Vec<u8>> {
     vec![transfer, close_in_read, destroy_in_state, write_in_sendto, null_handles]
 }
 
+/// Seeds for the extensions target: each datagram, then a queue starting 2 packets before its
+/// `ack_nr + 1`, of 40 packets of 400 bytes (the target reads the input's last three bytes).
+fn extensions_seeds(datagrams: &[Vec<u8>]) -> Vec<Vec<u8>> {
+    datagrams
+        .iter()
+        .map(|d| {
+            let mut s = d.clone();
+            s.extend([2, 40, 100]);
+            s
+        })
+        .collect()
+}
+
 fn write_corpus(dir: &Path, items: &[Vec<u8>]) -> std::io::Result<usize> {
     std::fs::create_dir_all(dir)?;
     let mut distinct = BTreeMap::new();
@@ -191,9 +207,10 @@ fn main() -> std::io::Result<()> {
     let n = write_corpus(&root.join("decode"), &picked)?;
     let m = write_corpus(&root.join("endpoint"), &scripts())?;
     let c = write_corpus(&root.join("c_api"), &c_api_scripts())?;
+    let e = write_corpus(&root.join("extensions"), &extensions_seeds(&picked))?;
     println!(
         "fuzz corpora: {n} datagrams in fuzz/corpus/decode, {m} scripts in fuzz/corpus/endpoint, \
-         {c} in fuzz/corpus/c_api"
+         {c} in fuzz/corpus/c_api, {e} in fuzz/corpus/extensions"
     );
     Ok(())
 }
