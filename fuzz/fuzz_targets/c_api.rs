@@ -484,7 +484,7 @@ fn step(nested: bool) {
                     utp_writev(s, iov.as_mut_ptr(), 2)
                 }
             };
-            if let Some(i) = i {
+            if i.is_some() {
                 // The slot may have gone meanwhile (its context destroyed from a callback).
                 with(|w| {
                     if let Some(x) = w.slots.iter_mut().find(|x| x.ptr == s) {
