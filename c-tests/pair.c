@@ -182,6 +182,8 @@ struct pair {
     stream *listen[PAIR_SIDES];
     stream *streams[32];
     size_t nstreams;
+    const utp_context *detached[4]; /* destroyed by the test itself (pair_detach) */
+    size_t ndetached;
 };
 
 /* Contexts alive in the process, so that callbacks can find their pair without using the
@@ -587,6 +589,7 @@ void pair_free(pair *p)
         reg_del(p->ctx[i]);
         p->ctx[i] = NULL;
     }
+    for (k = 0; k < p->ndetached; k++) reg_del(p->detached[k]);
     for (k = 0; k < p->nstreams; k++) {
         free(p->streams[k]->chunk);
         p->streams[k]->chunk = NULL;
@@ -598,13 +601,34 @@ void pair_free(pair *p)
     free(p);
 }
 
+/* utp_destroy freed every socket of a side's context, with or without DESTROYING (sockets never
+ * connected get none): none of them is alive any more, and their addresses may be reused. */
+static void track_side_gone(pair *p, int side)
+{
+    size_t i;
+    for (i = 0; i < p->nsocks; i++) {
+        if (p->socks[i].side == side) p->socks[i].alive = 0;
+    }
+}
+
 utp_context *pair_restart(pair *p, int side)
 {
     utp_context *old = p->ctx[side];
     utp_destroy(old);
     reg_del(old);
+    track_side_gone(p, side);
     p->ctx[side] = make_ctx(p, side);
     return p->ctx[side];
+}
+
+void pair_detach(pair *p, int side)
+{
+    if (!p->ctx[side]) return;
+    if (p->ndetached == sizeof(p->detached) / sizeof(p->detached[0])) {
+        test_fail(__FILE__, __LINE__, "harness: too many detached contexts");
+    }
+    p->detached[p->ndetached++] = p->ctx[side];
+    p->ctx[side] = NULL;
 }
 
 utp_context *pair_ctx(const pair *p, int side) { return p->ctx[side]; }

@@ -144,6 +144,12 @@ utp_socket *pair_connect(pair *p, int from);
  * the new context.  Must not be called from inside a callback. */
 utp_context *pair_restart(pair *p, int side);
 
+/* The test destroyed the side's context itself (utp_destroy from inside a callback, which takes
+ * effect when the outermost library call returns): the harness stops calling it (its calls pass
+ * NULL, which the library ignores) but still routes the callbacks that context delivers until it
+ * is gone.  pair_restart then puts a fresh context in its place. */
+void pair_detach(pair *p, int side);
+
 /* Queues raw bytes as a datagram from `from` to the other side (bypasses filter and impairment). */
 void pair_inject(pair *p, int from, const void *buf, size_t len, uint64_t delay_us);
 

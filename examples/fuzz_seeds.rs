@@ -4,6 +4,12 @@
 //!   with and without selective ACKs, DATA, padded path-MTU probes, FIN and RESET);
 //! - `endpoint`: scripts for `fuzz/fuzz_targets/endpoint.rs` that complete a transfer (write,
 //!   send, deliver, acknowledge, read, close), with and without losses.
+//! - `extensions`: the `decode` datagrams, each with three bytes appended that shape the send
+//!   queue the target applies their ACK to (packets from 2 before `ack_nr`, some with selective
+//!   ACKs beyond it);
+//! - `c_api`: call scripts for `fuzz/fuzz_targets/c_api.rs` (a connection with data both ways
+//!   and its close; calls made from inside ON_READ, ON_STATE_CHANGE and SENDTO, among them
+//!   closing a socket and destroying a context; NULL and destroyed handles; ICMP errors).
 //!
 //! `cargo run --example fuzz_seeds` (scripts/fuzz.sh runs it when a corpus is missing).
 
@@ -112,6 +118,70 @@ fn scripts() -> Vec<Vec<u8>> {
     vec![plain, lossy]
 }
 
+/// Scripts for the C API target: steps of `[opcode, side, arguments...]` as in
+/// `fuzz/fuzz_targets/c_api.rs`. Socket picks count from 1 in the order sockets appear (0 is
+/// NULL): 1 is A's first socket, 2 the socket B accepted for it.
+#[rustfmt::skip] // one script step per group of numbers, not one number per line
+fn c_api_scripts() -> Vec<Vec<u8>> {
+    const DELIVER_MANY: u8 = 1;
+    const TIME: u8 = 3;
+    const CREATE: u8 = 4;
+    const CONNECT: u8 = 5;
+    const WRITE: u8 = 6;
+    const WRITEV: u8 = 7;
+    const SHUTDOWN: u8 = 8;
+    const CLOSE: u8 = 9;
+    const GETTERS: u8 = 11;
+    const ICMP: u8 = 13;
+    const DESTROY: u8 = 14;
+    const ARM: u8 = 15;
+    // ARM's argument indexes: SENDTO 0, ON_READ 2, ON_STATE_CHANGE 3. CONNECT's 0x43: port
+    // 0x43 % 3 = 1 (B), full address length (0x43 >> 6 != 0).
+    let connected = vec![
+        CREATE, 0, CONNECT, 0, 1, 0x43, DELIVER_MANY, 0, 31, DELIVER_MANY, 0, 31,
+    ];
+    let mut transfer = connected.clone();
+    transfer.extend([
+        WRITE, 0, 1, 200, DELIVER_MANY, 0, 31, WRITEV, 1, 2, 90, DELIVER_MANY, 0, 31,
+        TIME, 0, 30, DELIVER_MANY, 0, 31, GETTERS, 0, 1, 100, GETTERS, 1, 2, 100,
+        SHUTDOWN, 0, 1, 1, DELIVER_MANY, 0, 31, CLOSE, 0, 1, CLOSE, 1, 2, DELIVER_MANY, 0, 31,
+        TIME, 0, 200, DELIVER_MANY, 0, 31, GETTERS, 0, 1, 7, WRITE, 0, 1, 4,
+    ]);
+    let mut close_in_read = connected.clone();
+    close_in_read.extend([
+        ARM, 0, 2, WRITE, 0, 1, 100, DELIVER_MANY, 0, 31, CLOSE, 1, 2, DELIVER_MANY, 0, 31,
+        TIME, 0, 100, DELIVER_MANY, 0, 31,
+    ]);
+    let mut destroy_in_state = vec![CREATE, 0, ARM, 0, 3, CONNECT, 0, 1, 0x43];
+    destroy_in_state.extend([
+        DELIVER_MANY, 0, 31, DESTROY, 0, 0, DELIVER_MANY, 0, 31, DESTROY, 0, 1, CREATE, 0,
+        GETTERS, 0, 1, 9,
+    ]);
+    let mut write_in_sendto = connected.clone();
+    write_in_sendto.extend([
+        ARM, 0, 0, WRITE, 0, 1, 50, WRITE, 0, 1, 60, DELIVER_MANY, 0, 31, ICMP, 0, 0,
+        DELIVER_MANY, 0, 31, GETTERS, 0, 1, 1,
+    ]);
+    let null_handles = vec![
+        WRITE, 0, 0, 10, WRITEV, 0, 0, 10, CLOSE, 0, 0, SHUTDOWN, 0, 0, 2, GETTERS, 0, 0, 5,
+        CONNECT, 0, 0, 0x43, CREATE, 1, CLOSE, 1, 1, GETTERS, 1, 1, 5, WRITE, 1, 1, 5,
+    ];
+    vec![transfer, close_in_read, destroy_in_state, write_in_sendto, null_handles]
+}
+
+/// Seeds for the extensions target: each datagram, then a queue starting 2 packets before its
+/// `ack_nr + 1`, of 40 packets of 400 bytes (the target reads the input's last three bytes).
+fn extensions_seeds(datagrams: &[Vec<u8>]) -> Vec<Vec<u8>> {
+    datagrams
+        .iter()
+        .map(|d| {
+            let mut s = d.clone();
+            s.extend([2, 40, 100]);
+            s
+        })
+        .collect()
+}
+
 fn write_corpus(dir: &Path, items: &[Vec<u8>]) -> std::io::Result<usize> {
     std::fs::create_dir_all(dir)?;
     let mut distinct = BTreeMap::new();
@@ -136,8 +206,11 @@ fn main() -> std::io::Result<()> {
     picked.extend(datagrams.iter().rev().take(12).cloned());
     let n = write_corpus(&root.join("decode"), &picked)?;
     let m = write_corpus(&root.join("endpoint"), &scripts())?;
+    let c = write_corpus(&root.join("c_api"), &c_api_scripts())?;
+    let e = write_corpus(&root.join("extensions"), &extensions_seeds(&picked))?;
     println!(
-        "fuzz corpora: {n} datagrams in fuzz/corpus/decode, {m} scripts in fuzz/corpus/endpoint"
+        "fuzz corpora: {n} datagrams in fuzz/corpus/decode, {m} scripts in fuzz/corpus/endpoint, \
+         {c} in fuzz/corpus/c_api, {e} in fuzz/corpus/extensions"
     );
     Ok(())
 }

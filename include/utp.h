@@ -152,11 +152,14 @@ utp_context *utp_init(int version);
 
 /**
  * `utp_destroy`: `UTP_STATE_DESTROYING` for every socket still alive, then everything is
- * freed (including sockets never connected, which libutp leaks). A managed context is
- * destroyed as by `utp_managed_destroy` (its connections get to close first).
+ * freed (including sockets never connected, which libutp leaks). From inside a callback of
+ * the context (libutp: undefined, it frees the context under the running call), the context
+ * keeps working until the outermost library call returns, and is destroyed then. A managed
+ * context is destroyed as by `utp_managed_destroy` (its connections get to close first).
  *
  * # Safety
- * `ctx` must be NULL or a live context; it is invalid afterwards.
+ * `ctx` must be NULL or a live context; it is invalid afterwards (after the outermost call,
+ * when called from a callback).
  */
 void utp_destroy(utp_context *ctx);
 

@@ -17,7 +17,7 @@ cd "$root"
 seconds=${1:-60}
 shift || true
 targets=("$@")
-[[ ${#targets[@]} -gt 0 ]] || targets=(decode endpoint)
+[[ ${#targets[@]} -gt 0 ]] || targets=(decode endpoint c_api extensions)
 [[ $seconds =~ ^[1-9][0-9]*$ ]] || { echo "fuzz.sh: '$seconds' is not a number of seconds" >&2; exit 2; }
 
 readonly CARGO_FUZZ_VERSION=0.13.2

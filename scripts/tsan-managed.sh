@@ -3,9 +3,9 @@
 #
 # The library is built by nightly Rust with -Zsanitizer=thread and -Zbuild-std (so std and
 # parking_lot are instrumented and their synchronisation is visible to TSan), and
-# c-tests/test_managed.c is compiled by gcc with -fsanitize=thread and linked against Rust's TSan
-# runtime (the one the instrumented library was built for). Every case of test_managed runs with
-# halt_on_error=1. First, c-tests/tsan_canary.c (a deliberate data race) is built the same way and
+# c-tests/test_managed.c and test_misuse_managed.c are compiled by gcc with -fsanitize=thread
+# and linked against Rust's TSan runtime (the one the instrumented library was built for). Every
+# case of test_managed, then the managed misuse table, runs with halt_on_error=1. First, c-tests/tsan_canary.c (a deliberate data race) is built the same way and
 # must be reported: a clean run then means the instrumentation was live.
 #
 # Needs the nightly toolchain with rust-src (installed with rustup when missing).
@@ -36,6 +36,7 @@ build() { # build <source> <output>
 }
 build c-tests/tsan_canary.c $out/tsan_canary
 build c-tests/test_managed.c $out/test_managed
+build c-tests/test_misuse_managed.c $out/test_misuse_managed
 
 if TSAN_OPTIONS=halt_on_error=1 $out/tsan_canary >$out/canary.log 2>&1 ||
     ! grep -q "ThreadSanitizer: data race" $out/canary.log; then
@@ -52,4 +53,11 @@ for c in pull_transfer two_threads callbacks errors udp_handler destroy_joins fl
         say "FAIL $c (log: $out/$c.log)"; head -60 $out/$c.log; failed=1
     fi
 done
+# Every function of utp_managed.h misused, including from callbacks on the runtime's thread.
+if TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" timeout 600 \
+    $out/test_misuse_managed >$out/misuse_managed.log 2>&1; then
+    say "PASS misuse_managed"
+else
+    say "FAIL misuse_managed (log: $out/misuse_managed.log)"; head -60 $out/misuse_managed.log; failed=1
+fi
 exit $failed

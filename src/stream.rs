@@ -385,7 +385,8 @@ impl UtpStream {
         Ok(*self.inner.write_timeout.lock())
     }
 
-    /// Shuts down reading, writing (our FIN after the data written), or both.
+    /// Shuts down reading (reads then return `Ok(0)`, as `TcpStream`'s do), writing (our FIN
+    /// after the data written), or both. On a connection that has failed, the failure.
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
         let inner = &self.inner;
         let mut st = inner.shared.state.lock();
@@ -399,7 +400,12 @@ impl UtpStream {
                 .and_then(|()| st.endpoint.shutdown(h)),
         };
         pump(&inner.shared, &mut st);
-        result.map_err(|e| stream_error(e, &st, h))
+        result.map_err(|e| stream_error(e, &st, h))?;
+        // Shutting down a failed connection reports the failure, as a write would.
+        match st.conns.get(&h).and_then(|c| c.error) {
+            Some(e) => Err(map_connection(e)),
+            None => Ok(()),
+        }
     }
 
     /// Finishes our direction: shuts the write side down (our FIN after the data written) and
@@ -492,6 +498,9 @@ impl Read for &UtpStream {
         let mut st = inner.shared.state.lock();
         loop {
             match st.endpoint.read(inner.handle, buf) {
+                // Dropping the socket closed the connection, which ends its reads: not a
+                // clean end of stream.
+                Ok(0) if st.closing || st.stopped => return Err(not_connected()),
                 Ok(n) => {
                     pump(&inner.shared, &mut st);
                     return Ok(n);

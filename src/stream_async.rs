@@ -156,6 +156,8 @@ impl AsyncUtpStream {
         let (shared, h) = self.stream.parts();
         let mut st = shared.state.lock();
         match st.endpoint.read(h, buf) {
+            // Dropping the socket closed the connection: not a clean end of stream.
+            Ok(0) if st.closing || st.stopped => Poll::Ready(Err(not_connected())),
             Ok(n) => {
                 // The read may have opened the window: let the update out.
                 pump(shared, &mut st);

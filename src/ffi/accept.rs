@@ -85,10 +85,20 @@ pub unsafe fn incoming(ctx: *mut UtpContext, now: Instant, request: Incoming) {
     }
     // SAFETY: live context; fields read, then the borrow ends.
     let (sndbuf, rcvbuf, target) = unsafe { ((*ctx).sndbuf, (*ctx).rcvbuf, (*ctx).target_delay) };
-    let socket = Box::into_raw(Box::new(UtpSocket::new(ctx, sndbuf, rcvbuf, target)));
+    let mut fresh = UtpSocket::new(ctx, sndbuf, rcvbuf, target);
+    // Marked accepted and connected to its peer before the MTU callbacks see it, so that a
+    // utp_connect on it from there is refused.
+    fresh.accepted = true;
+    fresh.peer = Some(remote);
+    let socket = Box::into_raw(Box::new(fresh));
     super::managed::adopt_socket(ctx, socket);
     // SAFETY: `socket` is ours and live; no borrow alive during the MTU callback.
     let options = unsafe { options_for(ctx, socket, sndbuf, rcvbuf, target, remote) };
+    // SAFETY: `socket` is still allocated (a utp_close from the callbacks moves it to the
+    // graveyard, which then owns it: the request is dropped).
+    if unsafe { super::socket::live(socket) }.is_none() {
+        return;
+    }
     // SAFETY: live context; the borrow ends with the block.
     let accepted = unsafe { (*ctx).endpoint.accept_with(now, request, &options) };
     match accepted {
@@ -96,8 +106,6 @@ pub unsafe fn incoming(ctx: *mut UtpContext, now: Instant, request: Incoming) {
             // SAFETY: `socket` is a fresh allocation of ours; the context borrow is short.
             unsafe {
                 (*socket).handle = Some(handle);
-                (*socket).accepted = true;
-                (*socket).peer = Some(remote);
                 (*ctx).sockets.insert(handle, socket);
                 (*ctx).pending_accepts.push_back((socket, remote));
             }

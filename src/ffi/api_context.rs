@@ -4,7 +4,6 @@
 use super::boundary::{guard, guard_context};
 use super::context::{UtpContext, CONTEXT_ALIVE};
 use super::dispatch::{args, dispatch, invoke, now};
-use super::socket::UtpSocket;
 use super::types::callback::*;
 use super::types::*;
 use super::{accept, sockaddr};
@@ -52,11 +51,14 @@ pub extern "C" fn utp_init(version: c_int) -> *mut UtpContext {
 }
 
 /// `utp_destroy`: `UTP_STATE_DESTROYING` for every socket still alive, then everything is
-/// freed (including sockets never connected, which libutp leaks). A managed context is
-/// destroyed as by `utp_managed_destroy` (its connections get to close first).
+/// freed (including sockets never connected, which libutp leaks). From inside a callback of
+/// the context (libutp: undefined, it frees the context under the running call), the context
+/// keeps working until the outermost library call returns, and is destroyed then. A managed
+/// context is destroyed as by `utp_managed_destroy` (its connections get to close first).
 ///
 /// # Safety
-/// `ctx` must be NULL or a live context; it is invalid afterwards.
+/// `ctx` must be NULL or a live context; it is invalid afterwards (after the outermost call,
+/// when called from a callback).
 #[no_mangle]
 pub unsafe extern "C" fn utp_destroy(ctx: *mut UtpContext) {
     guard((), || {
@@ -71,26 +73,51 @@ pub unsafe extern "C" fn utp_destroy(ctx: *mut UtpContext) {
             return;
         }
         // SAFETY: forwarded contract.
-        unsafe { destroy_plain(ctx) }
+        let Some(ctx) = (unsafe { live(ctx) }) else {
+            return;
+        };
+        // SAFETY: live context; the borrow ends with the block.
+        let deferred = unsafe {
+            let c = &mut *ctx;
+            if c.entered > 0 {
+                c.destroy_requested = true;
+            }
+            c.entered > 0
+        };
+        if !deferred {
+            // SAFETY: live context, no call entered on it, no borrow alive.
+            unsafe { destroy_plain(ctx) }
+        }
     })
 }
 
 /// `utp_destroy` of an unmanaged context (or a managed one whose worker has stopped).
+/// While its sockets hear `UTP_STATE_DESTROYING`, the context counts as entered and closing:
+/// calls from those callbacks work, but their dispatch only sends datagrams, a nested
+/// `utp_destroy` does nothing more, and no connection can start.
 ///
 /// # Safety
-/// As `utp_destroy`; for a managed context, its lock must be held.
+/// As `utp_destroy`, with no call entered on the context; for a managed context, its lock
+/// must be held.
 pub unsafe fn destroy_plain(ctx: *mut UtpContext) {
     // SAFETY: forwarded contract.
     let Some(ctx) = (unsafe { live(ctx) }) else {
         return;
     };
-    // SAFETY: live context, no borrow alive while callbacks run.
+    // SAFETY: live context, no borrow alive while callbacks run; each socket leaves the table
+    // before its callback, so it is told once, and stays allocated (graveyard) until the end.
     unsafe {
-        let sockets: Vec<*mut UtpSocket> = (*ctx).sockets.values().copied().collect();
-        for s in sockets {
+        (*ctx).entered += 1;
+        (*ctx).depth += 1;
+        (*ctx).closing = true;
+        while let Some(h) = (*ctx).sockets.keys().next().copied() {
+            let Some(s) = (*ctx).sockets.remove(&h) else {
+                break;
+            };
             let mut a = args(ctx, s, UTP_ON_STATE_CHANGE);
             a.u1.state = UTP_STATE_DESTROYING;
             invoke(ctx, a);
+            (*ctx).bury(s);
         }
         (*ctx).magic = 0;
         (*ctx).free_all();

@@ -130,11 +130,10 @@ pub unsafe extern "C" fn utp_connect(
     tolen: libc::socklen_t,
 ) -> c_int {
     guard_socket(s, -1, || {
-        // SAFETY: forwarded contract; the reference is dropped at the end of the block.
-        let (ctx, sndbuf, rcvbuf, target) = match unsafe { live(s) } {
-            Some(sock) if sock.handle.is_none() && !sock.closed => {
-                (sock.ctx, sock.sndbuf, sock.rcvbuf, sock.target_delay)
-            }
+        // SAFETY: forwarded contract. A socket with a peer is connecting or accepted (the
+        // peer is set before the callbacks below, which may call utp_connect again).
+        let ctx = match unsafe { live(s) } {
+            Some(sock) if sock.handle.is_none() && !sock.closed && sock.peer.is_none() => sock.ctx,
             _ => return -1,
         };
         // SAFETY: forwarded contract.
@@ -143,21 +142,30 @@ pub unsafe extern "C" fn utp_connect(
         };
         // SAFETY: the socket's context is live while the socket is; no borrow alive.
         unsafe {
+            if (*ctx).closing {
+                return -1;
+            }
+            (*s).peer = Some(remote);
             let now = now(ctx);
+            let (sndbuf, rcvbuf, target) = ((*s).sndbuf, (*s).rcvbuf, (*s).target_delay);
             let options = options_for(ctx, s, sndbuf, rcvbuf, target, remote);
             if let Some(seed) = invoke(ctx, args(ctx, s, UTP_GET_RANDOM)) {
                 let high = invoke(ctx, args(ctx, s, UTP_GET_RANDOM)).unwrap_or(0);
                 (*ctx).endpoint.reseed((high << 32) ^ seed);
             }
+            // The callbacks may have closed the socket, which frees one never connected.
+            if live(s).is_none() {
+                return -1;
+            }
             let handle = match (*ctx).endpoint.connect_with(now, remote, &options) {
                 Ok(h) => h,
                 Err(e) => {
                     log::debug!("utp_connect to {remote}: {e}");
+                    (*s).peer = None;
                     return -1;
                 }
             };
             (*s).handle = Some(handle);
-            (*s).peer = Some(remote);
             (*ctx).unconnected.remove(&s);
             (*ctx).sockets.insert(handle, s);
             dispatch(ctx, now);

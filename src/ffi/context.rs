@@ -67,13 +67,20 @@ pub struct UtpContext {
     pub last_now: u64,
     /// Nesting depth of dispatch loops (callbacks calling back in).
     pub depth: u32,
+    /// Library calls on this context running on the stack (a callback's calls nest inside the
+    /// call that runs it); counted by the guards of [`super::boundary`].
+    pub entered: u32,
+    /// `utp_destroy` was called while `entered` was not 0 (from a callback): the context is
+    /// destroyed when the outermost call returns, not under the calls still using it.
+    pub destroy_requested: bool,
     /// For a managed context (`utp_managed_create`): the runtime's UDP socket, which sends
     /// instead of `UTP_SENDTO`.
     pub managed: Option<Arc<ManagedIo>>,
     /// Managed context without `UTP_ON_ACCEPT`: accepted sockets waiting for
     /// `utp_managed_accept`.
     pub accept_queue: VecDeque<*mut UtpSocket>,
-    /// Managed context being destroyed: no new connections.
+    /// Context being destroyed (managed: from `utp_managed_destroy` on; any: while
+    /// `utp_destroy` delivers `UTP_STATE_DESTROYING`): no new connections.
     pub closing: bool,
 }
 
@@ -99,6 +106,8 @@ impl UtpContext {
             stats: utp_context_stats::default(),
             last_now: 0,
             depth: 0,
+            entered: 0,
+            destroy_requested: false,
             managed: None,
             accept_queue: VecDeque::new(),
             closing: false,

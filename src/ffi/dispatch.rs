@@ -267,9 +267,12 @@ pub fn udp_overhead(addr: SocketAddr) -> usize {
 /// `ctx` must be live, and no Rust borrow of it (or of any of its sockets) may be alive.
 pub unsafe fn dispatch(ctx: *mut UtpContext, now: Instant) {
     // SAFETY: per the contract; each block below holds its borrow only while it runs.
+    // Outermost: the first loop of the outermost call (the managed worker's loop counts as one).
+    // A call made from a callback, even one made before its call's loop started (from a clock
+    // or MTU callback), only sends.
     let outermost = unsafe {
         (*ctx).depth += 1;
-        (*ctx).depth == 1
+        (*ctx).depth == 1 && (*ctx).entered <= 1
     };
     loop {
         // SAFETY: no borrow is alive here.

@@ -513,7 +513,7 @@ impl Connection {
     }
 
     /// Copies received in-order bytes into `buf`. `Ok(0)` means the peer finished sending and
-    /// everything has been read.
+    /// everything has been read, or our read side was shut down.
     pub fn read(&mut self, buf: &mut [u8]) -> Result<usize, StreamError> {
         if buf.is_empty() {
             return Ok(0);
@@ -525,7 +525,9 @@ impl Connection {
             self.maybe_window_update();
             return Ok(n);
         }
-        if self.recv.fin_reached() {
+        // After the peer's FIN, or once our read side is shut down (as a TCP read after
+        // SHUT_RD): the end of the stream, not a wait for data that will never be delivered.
+        if self.recv.fin_reached() || self.recv.discarding() {
             return Ok(0);
         }
         if let Some(e) = self.error {

@@ -169,6 +169,11 @@ impl RecvBuffer {
         !self.reorder.is_empty()
     }
 
+    /// Whether the read side is shut down ([`Self::discard_incoming`]).
+    pub fn discarding(&self) -> bool {
+        self.discard
+    }
+
     /// Stop keeping payload for the reader (read side shut down): later data is acknowledged
     /// and dropped.
     pub fn discard_incoming(&mut self) {
