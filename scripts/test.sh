@@ -46,7 +46,7 @@ cargo test --locked --features sim --test scenarios -- --nocapture 2>&1 | tee ta
 grep -q '^test result: ok' target/scenarios.log
 
 step "managed runtime over loopback UDP (Rust stream API)"
-cargo test --locked --release --test stream --test stream_shutdown --test stream_peer_killed --test held_sends --test stream_pmtu --test stream_finish --test stream_syn_flood --test idle_memory -- --nocapture > target/stream-tests.log 2>&1 || {
+cargo test --locked --release --test stream --test stream_shutdown --test stream_peer_killed --test held_sends --test stream_pmtu --test stream_finish --test stream_syn_flood --test idle_memory --test api_misuse -- --nocapture > target/stream-tests.log 2>&1 || {
     tail -60 target/stream-tests.log; exit 1; }
 grep -E '^(idle|test result)' target/stream-tests.log
 
@@ -121,7 +121,7 @@ step "interop matrix (issue 7): libutp, libtorrent and Transmission, real peers 
 CARGO_TARGET_DIR="$PWD/target" bash scripts/interop.sh
 
 step "fuzzing (issue 8): cargo-fuzz targets for 60 s each, from the committed corpora and regressions (nightly; installs cargo-fuzz)"
-bash scripts/fuzz.sh 60 decode endpoint
+bash scripts/fuzz.sh 60 decode endpoint c_api extensions
 
 step "C library: CMake build and install, find_package and pkg-config consumers"
 CARGO_TARGET_DIR="$PWD/target" bash scripts/test-consumers.sh
