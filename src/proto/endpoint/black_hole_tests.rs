@@ -147,7 +147,10 @@ impl Net {
 }
 
 #[test]
-#[cfg_attr(miri, ignore = "thousands of simulated milliseconds of a transfer: too slow under Miri; no unsafe code on this path")]
+#[cfg_attr(
+    miri,
+    ignore = "thousands of simulated milliseconds of a transfer: too slow under Miri; no unsafe code on this path"
+)]
 fn the_recut_waits_until_no_large_copy_can_arrive() {
     let mut net = Net::new();
     let stream = net.until_black_hole(64 * 1024 + 30 * 1400);
@@ -173,7 +176,10 @@ fn the_recut_waits_until_no_large_copy_can_arrive() {
 }
 
 #[test]
-#[cfg_attr(miri, ignore = "thousands of simulated milliseconds of a transfer: too slow under Miri; no unsafe code on this path")]
+#[cfg_attr(
+    miri,
+    ignore = "thousands of simulated milliseconds of a transfer: too slow under Miri; no unsafe code on this path"
+)]
 fn a_late_large_packet_calls_the_recut_off_and_no_byte_is_repeated() {
     let mut net = Net::new();
     let stream = net.until_black_hole(64 * 1024 + 30 * 1400);

@@ -81,7 +81,10 @@ fn syns_beyond_the_per_address_limit_are_dropped_whatever_their_port() {
 }
 
 #[test]
-#[cfg_attr(miri, ignore = "10,000 SYNs: too slow under Miri; no unsafe code on this path")]
+#[cfg_attr(
+    miri,
+    ignore = "10,000 SYNs: too slow under Miri; no unsafe code on this path"
+)]
 fn a_syn_flood_evicts_only_half_open_connections_oldest_first() {
     let limit = 8;
     let (mut ea, mut eb, ha, hb) = established(Config {

@@ -101,7 +101,10 @@ impl Pair {
 }
 
 #[test]
-#[cfg_attr(miri, ignore = "megabytes through two engines: hours under Miri; no unsafe code on this path")]
+#[cfg_attr(
+    miri,
+    ignore = "megabytes through two engines: hours under Miri; no unsafe code on this path"
+)]
 fn a_complete_transfer_is_acknowledged_to_the_last_byte() {
     let mut p = Pair::new();
     let total = 3 * 1024 * 1024 + 17;
@@ -115,7 +118,10 @@ fn a_complete_transfer_is_acknowledged_to_the_last_byte() {
 }
 
 #[test]
-#[cfg_attr(miri, ignore = "megabytes through two engines: hours under Miri; no unsafe code on this path")]
+#[cfg_attr(
+    miri,
+    ignore = "megabytes through two engines: hours under Miri; no unsafe code on this path"
+)]
 fn after_a_reset_the_writer_knows_how_much_arrived() {
     let mut p = Pair::new();
     // B's reader stops at 300 000 bytes; its receive buffer fills, then B aborts.
@@ -149,7 +155,10 @@ fn after_a_reset_the_writer_knows_how_much_arrived() {
 }
 
 #[test]
-#[cfg_attr(miri, ignore = "megabytes through two engines: hours under Miri; no unsafe code on this path")]
+#[cfg_attr(
+    miri,
+    ignore = "megabytes through two engines: hours under Miri; no unsafe code on this path"
+)]
 fn after_the_peer_vanishes_the_writer_knows_how_much_arrived() {
     let mut p = Pair::new();
     let total = 2 * 1024 * 1024;
@@ -168,7 +177,10 @@ fn after_the_peer_vanishes_the_writer_knows_how_much_arrived() {
 }
 
 #[test]
-#[cfg_attr(miri, ignore = "megabytes through two engines: hours under Miri; no unsafe code on this path")]
+#[cfg_attr(
+    miri,
+    ignore = "megabytes through two engines: hours under Miri; no unsafe code on this path"
+)]
 fn close_with_unsent_data_delivers_it_before_the_fin() {
     let mut p = Pair::new();
     p.run(0, |p| {
