@@ -30,7 +30,7 @@ set(functions
 set(managed_functions
     utp_managed_create utp_managed_destroy utp_managed_local_address utp_managed_connect
     utp_managed_accept utp_managed_read utp_managed_write utp_managed_set_udp_handler
-    utp_managed_sendto utp_managed_set_threads utp_managed_flush)
+    utp_managed_sendto utp_managed_set_threads utp_managed_flush utp_managed_progress)
 
 set(failures 0)
 foreach(fn IN LISTS functions)

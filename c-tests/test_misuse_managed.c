@@ -11,8 +11,9 @@
  *             while its context lives, as in test_misuse_table.c)
  *   callback  from inside ON_STATE_CHANGE on the runtime's thread, on that callback's context
  *             and socket; blocking calls (every call with a timeout here) give -EDEADLK
- * Expected values are utp_managed.h's: -EINVAL for a handle that is not managed, -ENOTCONN for a
- * closed socket, -EDEADLK for blocking from a callback; utp_managed_create reports its errno.
+ * Expected values are utp_managed.h's: -EINVAL for a handle that is not managed (except
+ * utp_managed_progress, which reads any socket of the library: -ENOTCONN for the plain column's
+ * socket, never connected), -ENOTCONN for a closed socket, -EDEADLK for blocking from a callback; utp_managed_create reports its errno.
  *
  * Each cell uses two fresh managed contexts (client and server, both pulling: no ON_ACCEPT or
  * ON_READ) with a healthy connection that moves 4 KiB each way, byte-exact, after the call.
@@ -148,6 +149,17 @@ static long m_flush(utp_context *ctx, utp_socket *s)
     return utp_managed_flush(s, WAIT_MS);
 }
 
+static long m_progress(utp_context *ctx, utp_socket *s)
+{
+    uint64_t written = 7, acked = 7;
+    long r;
+    (void)ctx;
+    r = utp_managed_progress(s, &written, &acked);
+    if (r == 0 && acked > written) return 9;
+    if (r != 0 && (written != 7 || acked != 7)) return 8; /* outputs untouched on failure */
+    return r;
+}
+
 static long m_udp_handler(utp_context *ctx, utp_socket *s)
 {
     (void)s;
@@ -189,6 +201,7 @@ static const mrow ROWS[] = {
     {"utp_managed_read",            1, m_read,        {EINV, EINV, -EAGAIN,    ENC,        EDL}},
     {"utp_managed_write",           1, m_write,       {EINV, EINV, 10,         ENC,        EDL}},
     {"utp_managed_flush",           1, m_flush,       {EINV, EINV, 0,          ENC,        EDL}},
+    {"utp_managed_progress",        1, m_progress,    {EINV, ENC,  0,          ENC,        0}},
     {"utp_managed_set_udp_handler", 0, m_udp_handler, {EINV, EINV, 0,          0,          0}},
     {"utp_managed_sendto",          0, m_sendto,      {EINV, EINV, 1,          1,          1}},
     {"utp_managed_set_threads",     0, m_set_threads, {EINV, EINV, 0,          0,          0}},

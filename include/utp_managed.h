@@ -135,6 +135,21 @@ ssize_t utp_managed_write(utp_socket *s, const void *buf, size_t len, int timeou
 int utp_managed_flush(utp_socket *s, int timeout_ms);
 
 /**
+ * `utp_managed_progress`: how much of what was written on `s` the peer acknowledged. Stores
+ * the stream bytes the application wrote (every byte `utp_write`, `utp_writev` or
+ * `utp_managed_write` took) in `*written` and the prefix of them the peer acknowledged in
+ * `*acked` (either pointer may be NULL). Returns 0, `-EINVAL` for NULL, `-ENOTCONN` for a
+ * socket never connected, destroyed or already released. Works on any socket
+ * of this library, managed or not, and stays readable after the connection failed (a reset,
+ * a timeout) until the application closes it: `written - acked` bytes may not have arrived.
+ *
+ * # Safety
+ * `s` must be NULL or a socket of this library; `written` and `acked` must each be NULL or
+ * point to writable memory.
+ */
+int utp_managed_progress(utp_socket *s, uint64_t *written, uint64_t *acked);
+
+/**
  * `utp_managed_set_udp_handler`: `handler(user, buf, len, from, fromlen)` receives every
  * datagram on the context's socket that is not uTP (a DHT sharing the port, say), on the
  * runtime's thread with the context's lock held. NULL removes it.

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import ctypes
 import os
-from ctypes import POINTER, c_char_p, c_int, c_size_t, c_ssize_t, c_uint16, c_uint32, c_void_p
+from ctypes import POINTER, c_char_p, c_int, c_size_t, c_ssize_t, c_uint16, c_uint32, c_uint64, c_void_p
 from typing import Dict, List, Tuple
 
 from rutp._abi import *  # noqa: F401,F403  (re-exported: part of this module's API)
@@ -104,6 +104,7 @@ PROTOTYPES: Dict[str, Tuple[object, List[object]]] = {
     "utp_managed_read": (c_ssize_t, [_sock, c_void_p, c_size_t, c_int]),
     "utp_managed_write": (c_ssize_t, [_sock, c_void_p, c_size_t, c_int]),
     "utp_managed_flush": (c_int, [_sock, c_int]),
+    "utp_managed_progress": (c_int, [_sock, POINTER(c_uint64), POINTER(c_uint64)]),
     "utp_managed_set_udp_handler": (c_int, [_ctx, utp_managed_udp_handler, c_void_p]),
     "utp_managed_sendto": (c_ssize_t, [_ctx, c_void_p, c_size_t, _addr, socklen_t]),
     "utp_managed_set_threads": (c_int, [c_int]),

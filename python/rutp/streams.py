@@ -219,6 +219,23 @@ class Stream:
             raise _errors.closed()
         return self._owner.getsockname()
 
+    def progress(self) -> Tuple[int, int]:
+        """``(written, acked)``: the bytes this stream took from ``send``/``sendall`` and the
+        prefix of them the peer acknowledged (``utp_managed_progress``). Still readable after the
+        connection failed (a reset, a timeout), until the stream is closed: ``written - acked``
+        bytes may not have arrived.
+        """
+        if self._handle.closed:
+            raise _errors.closed()
+        written, acked = ctypes.c_uint64(), ctypes.c_uint64()
+        with self._handle.context.enter(self._handle):
+            rc = _ffi.lib.utp_managed_progress(
+                self._handle.pointer, ctypes.byref(written), ctypes.byref(acked)
+            )
+        if rc < 0:
+            raise _errors.error(rc)
+        return written.value, acked.value
+
     def stats(self) -> StreamStats:
         """A copy of the connection's counters."""
         with self._handle.context.enter(self._handle):

@@ -15,6 +15,7 @@ INTEGERS = {
     "uint32": (4, False),
     "uint32_t": (4, False),
     "uint64": (8, False),
+    "uint64_t": (8, False),
     "unsigned long long": (8, False),
     "size_t": (ctypes.sizeof(ctypes.c_size_t), False),
     "ssize_t": (ctypes.sizeof(ctypes.c_ssize_t), True),

@@ -586,6 +586,54 @@ pub unsafe extern "C" fn utp_managed_flush(s: *mut UtpSocket, timeout_ms: c_int)
     })
 }
 
+/// `utp_managed_progress`: how much of what was written on `s` the peer acknowledged. Stores
+/// the stream bytes the application wrote (every byte `utp_write`, `utp_writev` or
+/// `utp_managed_write` took) in `*written` and the prefix of them the peer acknowledged in
+/// `*acked` (either pointer may be NULL). Returns 0, `-EINVAL` for NULL, `-ENOTCONN` for a
+/// socket never connected, destroyed or already released. Works on any socket
+/// of this library, managed or not, and stays readable after the connection failed (a reset,
+/// a timeout) until the application closes it: `written - acked` bytes may not have arrived.
+///
+/// # Safety
+/// `s` must be NULL or a socket of this library; `written` and `acked` must each be NULL or
+/// point to writable memory.
+#[no_mangle]
+pub unsafe extern "C" fn utp_managed_progress(
+    s: *mut UtpSocket,
+    written: *mut u64,
+    acked: *mut u64,
+) -> c_int {
+    crate::ffi::boundary::guard_socket(s, -libc::EINVAL, || {
+        // SAFETY: forwarded contract: `s` is NULL or ours (`live` checks its marker); the
+        // context of a live socket is live; the borrows end with the statement.
+        let stats = unsafe {
+            if s.is_null() {
+                return -libc::EINVAL;
+            }
+            let Some(sock) = live(s) else {
+                return -libc::ENOTCONN;
+            };
+            let Some(h) = sock.handle else {
+                return -libc::ENOTCONN;
+            };
+            (*sock.ctx).endpoint.connection_stats(h)
+        };
+        let Ok(stats) = stats else {
+            return -libc::ENOTCONN;
+        };
+        // SAFETY: each pointer is NULL-checked and writable per the contract.
+        unsafe {
+            if !written.is_null() {
+                *written = stats.bytes_written;
+            }
+            if !acked.is_null() {
+                *acked = stats.bytes_acked;
+            }
+        }
+        0
+    })
+}
+
 /// `utp_managed_set_udp_handler`: `handler(user, buf, len, from, fromlen)` receives every
 /// datagram on the context's socket that is not uTP (a DHT sharing the port, say), on the
 /// runtime's thread with the context's lock held. NULL removes it.
