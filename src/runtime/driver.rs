@@ -133,8 +133,9 @@ impl State {
         while let Some((h, event)) = self.endpoint.poll_event() {
             changed = true;
             self.wakers.on_event(h, event);
-            let unconfirmed = self.conns.get(&h).is_some_and(|c| !c.confirmed);
-            if matches!(event, Event::Error(_)) && unconfirmed && self.forget_queued(h) {
+            let queued_unconfirmed = matches!(event, Event::Error(_))
+                && self.conns.get(&h).is_some_and(|c| c.queued && !c.confirmed);
+            if queued_unconfirmed && self.forget_queued(h) {
                 // Failed before the peer confirmed it (evicted by a SYN flood, or its SYN-ACK
                 // met an ICMP error: a spoofed source): the application never learns of it.
                 continue;
