@@ -15,6 +15,9 @@
  *   udp_handler     non-uTP datagrams reach the handler; utp_managed_sendto answers
  *   destroy_joins   destroying the last managed context joins the runtime's threads, with a
  *                   connection still open (its peer sees the FIN)
+ *   flush           utp_managed_flush waits for the peer's acknowledgement of everything
+ *   accept_flood    SYNs whose senders never answer (their SYN-ACKs meet ICMP errors) are
+ *                   released unseen: utp_managed_accept hands out only the genuine peer
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -472,6 +475,66 @@ static void case_flush(void) {
     CHECK_EQ(utp_managed_destroy(b), 0);
 }
 
+/* A BEP 29 SYN (type 4, version 1) with connection id `id`, sequence number 1. */
+static void forge_syn(uint8_t out[20], uint16_t id) {
+    memset(out, 0, 20);
+    out[0] = 0x41;
+    out[2] = (uint8_t)(id >> 8);
+    out[3] = (uint8_t)id;
+    out[15] = 0x10; /* window 4096 */
+    out[17] = 1;    /* seq_nr 1 */
+}
+
+static void case_accept_flood(void) {
+    struct sockaddr_in a_addr, b_addr;
+    utp_context *a = managed(&a_addr), *b = managed(&b_addr);
+    /* The flooder sends its SYNs from a socket connected elsewhere: the kernel refuses b's
+       SYN-ACKs to it with ICMP port-unreachable, as it would for a spoofed source. Twenty,
+       paced, stay inside the kernel's ICMP rate limit (a burst of 50, then 1000/s). */
+    int flooder = socket(AF_INET, SOCK_DGRAM, 0);
+    CHECK(flooder >= 0);
+    struct sockaddr_in here = loopback(0), elsewhere = loopback(9);
+    CHECK_EQ(bind(flooder, (struct sockaddr *)&here, sizeof here), 0);
+    CHECK_EQ(connect(flooder, (struct sockaddr *)&elsewhere, sizeof elsewhere), 0);
+    socklen_t here_len = sizeof here;
+    CHECK_EQ(getsockname(flooder, (struct sockaddr *)&here, &here_len), 0);
+    for (uint16_t i = 0; i < 20; i++) {
+        uint8_t syn[20];
+        forge_syn(syn, (uint16_t)(1000 + 7 * i));
+        CHECK_EQ(sendto(flooder, syn, sizeof syn, 0, (struct sockaddr *)&b_addr, sizeof b_addr),
+                 20);
+        usleep(2000);
+    }
+    /* A genuine peer after the flood. Before the library released failed unconfirmed
+       connections, utp_managed_accept handed out the twenty dead ones first. */
+    utp_socket *c, *s;
+    CHECK_EQ(utp_managed_connect(a, (struct sockaddr *)&b_addr, sizeof b_addr, 10000, &c), 0);
+    CHECK_EQ(utp_managed_write(c, "hello", 5, 5000), 5);
+    CHECK_EQ(utp_managed_accept(b, 10000, &s), 0);
+    struct sockaddr_in peer;
+    socklen_t peer_len = sizeof peer;
+    CHECK_EQ(utp_getpeername(s, (struct sockaddr *)&peer, &peer_len), 0);
+    CHECK_EQ(ntohs(peer.sin_port), ntohs(a_addr.sin_port));
+    char got[5];
+    size_t have = 0;
+    while (have < sizeof got) {
+        ssize_t r = utp_managed_read(s, got + have, sizeof got - have, 5000);
+        CHECK(r > 0);
+        have += (size_t)r;
+    }
+    CHECK(memcmp(got, "hello", 5) == 0);
+    /* Well past the 250 ms after which a silent initiator counts as confirmed: none of the
+       flood's connections is handed out. */
+    utp_socket *none = NULL;
+    CHECK_EQ(utp_managed_accept(b, 600, &none), -EAGAIN);
+    CHECK(none == NULL);
+    close(flooder);
+    utp_close(c);
+    utp_close(s);
+    CHECK_EQ(utp_managed_destroy(a), 0);
+    CHECK_EQ(utp_managed_destroy(b), 0);
+}
+
 int main(int argc, char **argv) {
     static const struct {
         const char *name;
@@ -480,7 +543,7 @@ int main(int argc, char **argv) {
         {"pull_transfer", case_pull_transfer}, {"two_threads", case_two_threads},
         {"callbacks", case_callbacks},         {"errors", case_errors},
         {"udp_handler", case_udp_handler},     {"destroy_joins", case_destroy_joins},
-        {"flush", case_flush},
+        {"flush", case_flush},                 {"accept_flood", case_accept_flood},
     };
     if (argc != 2) {
         fprintf(stderr, "usage: %s <case>\n", argv[0]);

@@ -250,7 +250,8 @@ class Socket:
     """A uTP endpoint: one UDP socket owned by the library, connecting and accepting.
 
     ``Socket(bind=("127.0.0.1", 0))`` binds (port 0: the system picks one; IPv6 addresses
-    work too). Incoming connections queue (up to 1024) until :meth:`accept` takes them.
+    work too). Incoming connections queue (up to 1024) until :meth:`accept` takes them; only
+    those the peer confirmed are handed out (a SYN flood's requests fail unseen).
     :meth:`close` closes every stream gracefully and waits up to 3 s for their FINs.
     """
 

@@ -69,6 +69,8 @@ pub unsafe fn incoming(ctx: *mut UtpContext, now: Instant, request: Incoming) {
         let pull = c.pull_accepts();
         !c.closing
             && (c.callbacks[UTP_ON_ACCEPT as usize].is_some() || pull)
+            // Unconfirmed connections are bounded by the engine's half-open limit instead,
+            // so a SYN flood cannot fill the backlog (see `UtpContext::half_accepted`).
             && !(pull && c.accept_queue.len() + c.pending_accepts.len() >= MANAGED_BACKLOG)
     };
     if !wanted {

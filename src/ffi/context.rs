@@ -76,9 +76,14 @@ pub struct UtpContext {
     /// For a managed context (`utp_managed_create`): the runtime's UDP socket, which sends
     /// instead of `UTP_SENDTO`.
     pub managed: Option<Arc<ManagedIo>>,
-    /// Managed context without `UTP_ON_ACCEPT`: accepted sockets waiting for
-    /// `utp_managed_accept`.
+    /// Managed context without `UTP_ON_ACCEPT`: accepted sockets the peer has confirmed
+    /// (`Event::Confirmed`), waiting for `utp_managed_accept`, in the order of confirmation.
     pub accept_queue: VecDeque<*mut UtpSocket>,
+    /// Managed context without `UTP_ON_ACCEPT`: accepted sockets the peer has not confirmed
+    /// yet (possibly a SYN flood's). They move to `accept_queue` when confirmed; one that fails
+    /// first is released inside the library, never handed out. Bounded by the engine's
+    /// half-open limit (`Config::max_half_open`), which evicts the oldest.
+    pub half_accepted: HashSet<*mut UtpSocket>,
     /// Context being destroyed (managed: from `utp_managed_destroy` on; any: while
     /// `utp_destroy` delivers `UTP_STATE_DESTROYING`): no new connections.
     pub closing: bool,
@@ -110,6 +115,7 @@ impl UtpContext {
             destroy_requested: false,
             managed: None,
             accept_queue: VecDeque::new(),
+            half_accepted: HashSet::new(),
             closing: false,
         }
     }

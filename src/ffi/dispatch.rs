@@ -182,6 +182,23 @@ impl UtpContext {
             // SAFETY: sockets in the table are live allocations; only flags are read.
             let (accepted, closed) = unsafe { ((*socket).accepted, (*socket).closed) };
             match event {
+                // `utp_managed_accept` hands out only connections their peer confirmed.
+                Event::Confirmed => {
+                    if self.half_accepted.remove(&socket) {
+                        self.accept_queue.push_back(socket);
+                    }
+                }
+                // Failed before its peer confirmed it (evicted by a SYN flood, or its SYN-ACK
+                // met an ICMP error: a spoofed source): released unseen, since it would
+                // otherwise hold a place in the backlog and hand the application a dead socket.
+                Event::Error(_) if self.half_accepted.remove(&socket) => {
+                    // SAFETY: as above; the application never received this socket.
+                    unsafe {
+                        (*socket).closed = true;
+                        (*socket).unseen = true;
+                    }
+                    let _ = self.endpoint.close(now, h);
+                }
                 // An accepted socket is writable at once (libutp's acceptor gets nothing until
                 // the initiator's first data: API notes section 4.3).
                 Event::Connected if accepted => {
@@ -205,7 +222,7 @@ impl UtpContext {
                 }
                 // libutp has no such callback; nothing in the C API asks for it.
                 // libutp reports an accepted socket at its SYN (UTP_ON_ACCEPT).
-                Event::Readable | Event::Flushed | Event::Confirmed => {}
+                Event::Readable | Event::Flushed => {}
                 Event::Writable => {
                     return Step::State {
                         socket,
@@ -313,8 +330,9 @@ pub unsafe fn dispatch(ctx: *mut UtpContext, now: Instant) {
             },
             Step::Accept { socket, addr } => unsafe {
                 if (*ctx).pull_accepts() {
-                    // A managed context without UTP_ON_ACCEPT: utp_managed_accept takes it.
-                    (*ctx).accept_queue.push_back(socket);
+                    // A managed context without UTP_ON_ACCEPT: utp_managed_accept takes it
+                    // once its peer confirms it (Event::Confirmed).
+                    (*ctx).half_accepted.insert(socket);
                     continue;
                 }
                 let c = sockaddr::to_c(addr);
@@ -350,9 +368,11 @@ pub unsafe fn dispatch(ctx: *mut UtpContext, now: Instant) {
                 invoke(ctx, a);
             },
             Step::Destroy { socket } => unsafe {
-                let mut a = args(ctx, socket, UTP_ON_STATE_CHANGE);
-                a.u1.state = UTP_STATE_DESTROYING;
-                invoke(ctx, a);
+                if !(*socket).unseen {
+                    let mut a = args(ctx, socket, UTP_ON_STATE_CHANGE);
+                    a.u1.state = UTP_STATE_DESTROYING;
+                    invoke(ctx, a);
+                }
                 (*ctx).bury(socket);
             },
         }

@@ -47,6 +47,9 @@ pub struct UtpSocket {
     pub delay_samples_seen: u64,
     /// How the connection failed, once it has (for the managed API's return values).
     pub error: Option<ConnectionError>,
+    /// Released by the library before the application ever saw it (an unconfirmed incoming
+    /// connection of `utp_managed_accept`'s queue that failed): no callback names it.
+    pub unseen: bool,
 }
 
 impl UtpSocket {
@@ -67,6 +70,7 @@ impl UtpSocket {
             udp_overhead: 0,
             delay_samples_seen: 0,
             error: None,
+            unseen: false,
         }
     }
 }

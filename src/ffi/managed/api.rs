@@ -392,6 +392,12 @@ pub unsafe extern "C" fn utp_managed_connect(
 /// which then queues incoming connections (up to 1024; further SYNs are ignored) instead of
 /// calling back; `-EINVAL` otherwise. The peer's address: `utp_getpeername`.
 ///
+/// Only connections the peer has confirmed are handed out: it acknowledged the SYN-ACK (the
+/// sender of a spoofed SYN never sees it), or stayed silent for 250 ms without failing (as
+/// libutp's initiators do until they have data). One that fails before (evicted by a SYN
+/// flood, or its SYN-ACK met an ICMP error) is released by the library, unseen, and takes no
+/// place in the queue.
+///
 /// # Safety
 /// `ctx` must be NULL or a context of this library; `out` must be NULL or writable.
 #[no_mangle]
