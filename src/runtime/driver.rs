@@ -10,7 +10,7 @@
 
 use super::clock;
 use super::pool::{Driven, Next, WakeGate};
-use super::udp::{IcmpError, IcmpKind, UdpSocket, HELD_RETRY};
+use super::udp::{IcmpError, IcmpKind, RecvBatch, SendBatch, UdpSocket, HELD_RETRY};
 use super::wakers::Wakers;
 use crate::proto::packet::HEADER_LEN;
 use crate::proto::{ConnectionError, ConnectionHandle, DatagramEvent, Endpoint, Event};
@@ -24,7 +24,7 @@ use std::time::Duration;
 /// Largest datagram the driver receives or builds.
 pub const DATAGRAM: usize = 65_536;
 /// Datagrams read per drive before timers and transmits get their turn (also for managed C
-/// contexts).
+/// contexts). Our own choice.
 pub const RECV_BATCH: usize = 256;
 /// How long a closing socket waits for its connections to finish (FINs acknowledged).
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
@@ -77,8 +77,12 @@ pub struct State {
     pub send_failures: u64,
     /// Tasks of the async API waiting for events (what `Shared::changed` is to threads).
     pub wakers: Wakers,
+    /// A datagram sent on its own (a path-MTU probe, or one the batch could not send).
     buf: Vec<u8>,
-    rx: Vec<u8>,
+    /// Datagrams received by one system call.
+    rx: RecvBatch,
+    /// Datagrams the engine built, sent together by [`flush`].
+    out: SendBatch,
 }
 
 /// What the driver and application threads share.
@@ -118,7 +122,8 @@ impl State {
             send_failures: 0,
             wakers: Wakers::default(),
             buf: vec![0; DATAGRAM],
-            rx: vec![0; DATAGRAM],
+            rx: RecvBatch::default(),
+            out: SendBatch::default(),
         }
     }
 
@@ -126,9 +131,27 @@ impl State {
     /// connection state changed (waiters should be woken).
     pub fn pump(&mut self, socket: &UdpSocket) -> bool {
         let now = clock::now();
-        while let Some(t) = self.endpoint.poll_transmit(now, &mut self.buf) {
-            send(self, socket, t.len, t.destination, t.dont_fragment);
+        let mut out = std::mem::take(&mut self.out);
+        loop {
+            let Some(room) = out.room() else {
+                flush(self, socket, &mut out);
+                continue;
+            };
+            let Some(t) = self.endpoint.poll_transmit(now, room) else {
+                break;
+            };
+            if t.dont_fragment {
+                // A path-MTU probe goes alone (it needs the socket in probe mode), after the
+                // datagrams built before it.
+                self.buf[..t.len].copy_from_slice(out.unpushed(t.len));
+                flush(self, socket, &mut out);
+                send(self, socket, t.len, t.destination, true);
+            } else {
+                out.push(t.len, t.destination);
+            }
         }
+        flush(self, socket, &mut out);
+        self.out = out;
         let mut changed = false;
         while let Some((h, event)) = self.endpoint.poll_event() {
             changed = true;
@@ -250,9 +273,8 @@ impl State {
     }
 
     /// Feeds one received datagram.
-    fn datagram(&mut self, data_len: usize, from: SocketAddr, data: &[u8]) {
-        let now = clock::now();
-        match self.endpoint.handle_datagram(now, from, &data[..data_len]) {
+    fn datagram(&mut self, now: crate::proto::Instant, from: SocketAddr, data: &[u8]) {
+        match self.endpoint.handle_datagram(now, from, data) {
             DatagramEvent::Incoming(incoming) => {
                 if self.closing || self.queued_confirmed >= self.backlog {
                     self.endpoint.refuse(now, incoming);
@@ -270,12 +292,32 @@ impl State {
             }
             DatagramEvent::NotUtp => {
                 if let Some(handler) = self.non_utp.as_mut() {
-                    handler(&data[..data_len], from);
+                    handler(data, from);
                 }
             }
             DatagramEvent::Handled => {}
         }
     }
+}
+
+/// Sends the datagrams of `out` (in order, as few system calls as the kernel allows) and
+/// empties it. One the batch cannot send goes through [`send`], which holds it when the kernel
+/// has no room and handles ICMP errors; while datagrams are held, the rest queue behind them.
+fn flush(st: &mut State, socket: &UdpSocket, out: &mut SendBatch) {
+    let mut i = 0;
+    while i < out.len() {
+        if !socket.has_held() {
+            if let Ok(n) = socket.send_batch(out, i) {
+                i += n;
+                continue;
+            }
+        }
+        let (data, to) = out.datagram(i);
+        st.buf[..data.len()].copy_from_slice(data);
+        send(st, socket, data.len(), to, false);
+        i += 1;
+    }
+    out.clear();
 }
 
 /// Sends one datagram. An error that reports an ICMP message about an earlier datagram
@@ -336,9 +378,25 @@ impl Driven for Shared {
         let mut st = self.state.lock();
         if readable {
             let mut rx = std::mem::take(&mut st.rx);
-            for _ in 0..RECV_BATCH {
-                match self.socket.recv_from(&mut rx) {
-                    Ok((n, from)) => st.datagram(n, from, &rx),
+            let mut received = 0;
+            while received < RECV_BATCH {
+                match self.socket.recv_batch(&mut rx) {
+                    Ok(slots) => {
+                        let now = clock::now();
+                        for slot in 0..slots {
+                            let (datagrams, from) = rx.datagrams(slot);
+                            let mut count = 0;
+                            for data in datagrams {
+                                st.datagram(now, from, data);
+                                count += 1;
+                            }
+                            // A dropped (truncated) message counts too: the loop is bounded.
+                            received += count.max(1);
+                        }
+                        if slots == 0 {
+                            break;
+                        }
+                    }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                     Err(e) => {

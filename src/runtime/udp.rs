@@ -54,13 +54,17 @@
 //!
 //! On other systems the error queue is always empty and DF sends fail with `Unsupported`.
 
+mod batch;
+
 pub use super::held::HELD_RETRY;
 use super::held::{is_local_shortage, HeldSends};
+pub use batch::{RecvBatch, SendBatch, RECV_SLOTS, SLOT};
 use parking_lot::RwLock;
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use std::io;
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, RawFd};
+use std::sync::atomic::AtomicBool;
 
 /// How to set up a runtime socket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,6 +77,11 @@ pub struct UdpOptions {
     /// For an IPv6 socket: `Some(false)` accepts IPv4 too (dual stack), `Some(true)` only
     /// IPv6, `None` leaves the system default.
     pub only_v6: Option<bool>,
+    /// UDP segmentation offload on send (`UDP_SEGMENT`: one system call carries a run of
+    /// same-size datagrams to one peer) and receive offload (`UDP_GRO`), where the kernel
+    /// offers them (Linux 4.18 and 5.0; the socket falls back by itself when refused).
+    /// Default true. The datagrams on the wire are the same either way.
+    pub offload: bool,
 }
 
 impl Default for UdpOptions {
@@ -81,6 +90,7 @@ impl Default for UdpOptions {
             recv_buffer: 4 << 20,
             send_buffer: 4 << 20,
             only_v6: None,
+            offload: true,
         }
     }
 }
@@ -156,6 +166,8 @@ pub struct UdpSocket {
     pmtu_mode: RwLock<()>,
     /// Datagrams the kernel had no room for, waiting to be sent (see [`super::held`]).
     held: HeldSends,
+    /// Sends may use UDP segmentation offload (see [`batch`]); cleared when the kernel refuses.
+    gso: AtomicBool,
 }
 
 impl UdpSocket {
@@ -228,12 +240,17 @@ impl UdpSocket {
         #[cfg(target_os = "linux")]
         sys::configure(socket.as_raw_fd(), addr.is_ipv6())?;
         socket.bind(&SockAddr::from(addr))?;
-        Ok(UdpSocket {
+        let socket = UdpSocket {
             socket,
             ipv6: addr.is_ipv6(),
             pmtu_mode: RwLock::new(()),
             held: HeldSends::default(),
-        })
+            gso: AtomicBool::new(options.offload && cfg!(target_os = "linux")),
+        };
+        if options.offload {
+            socket.enable_gro();
+        }
+        Ok(socket)
     }
 
     /// The bound address.
