@@ -47,10 +47,12 @@ use core::time::Duration;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 
 mod admission;
+mod handle_map;
 mod mtu_cache;
 mod unknown;
 
 use admission::Admission;
+use handle_map::HandleMap;
 use mtu_cache::MtuCache;
 pub use mtu_cache::MTU_CACHE_ENTRIES;
 
@@ -155,8 +157,13 @@ pub struct Endpoint {
     /// Boxed: a connection is about 2 KiB, and a map stores its values inline in a table up
     /// to twice as large as it is full, so unboxed the empty slots alone would cost an idle
     /// connection 2 KiB more (tests/idle_memory.rs).
-    connections: HashMap<ConnectionHandle, Box<Connection>>,
+    connections: HandleMap<Box<Connection>>,
+    /// Connections by peer address and the connection id their packets carry (keyed SipHash:
+    /// the network chooses these keys).
     by_key: HashMap<(SocketAddr, u16), ConnectionHandle>,
+    /// The `by_key` entry the last datagram used: a bulk transfer's datagrams all hit it, and
+    /// skip hashing their address. Cleared whenever `by_key` changes.
+    route_cache: Option<((SocketAddr, u16), ConnectionHandle)>,
     /// Live connections per remote address, oldest first: a new connection to the same peer
     /// starts from the oldest one's path measurements (see [`Endpoint::insert`]).
     by_remote: HashMap<SocketAddr, Vec<ConnectionHandle>>,
@@ -190,8 +197,9 @@ impl Endpoint {
             last_now: Instant::ZERO,
             config,
             rng: SplitMix64::new(seed),
-            connections: HashMap::new(),
+            connections: HandleMap::default(),
             by_key: HashMap::new(),
+            route_cache: None,
             by_remote: HashMap::new(),
             next_handle: 1,
             events: VecDeque::new(),
@@ -398,6 +406,7 @@ impl Endpoint {
         }
         siblings.push(handle);
         self.admission.on_insert(handle, &mut conn);
+        self.route_cache = None;
         self.by_key.insert((conn.remote(), conn.recv_id()), handle);
         self.connections.insert(handle, Box::new(conn));
         self.touch(handle);
@@ -414,6 +423,7 @@ impl Endpoint {
             self.admission.on_remove(conn);
             self.connections.remove(&handle);
             if self.by_key.get(&key) == Some(&handle) {
+                self.route_cache = None;
                 self.by_key.remove(&key);
             }
             if let Some(siblings) = self.by_remote.get_mut(&key.0) {
@@ -458,7 +468,7 @@ impl Endpoint {
                 .get(&(from, header.connection_id.wrapping_add(1)))
                 .copied(),
             PacketType::Reset => self.find_reset_target(from, header.connection_id),
-            _ => self.by_key.get(&(from, header.connection_id)).copied(),
+            _ => self.route(from, header.connection_id),
         };
         let Some(handle) = handle else {
             return self.unknown_connection(now, from, header, data.len());
@@ -480,6 +490,19 @@ impl Endpoint {
         self.remember_pmtu(now, handle);
         self.touch(handle);
         DatagramEvent::Handled
+    }
+
+    /// The connection whose packets from `from` carry `id`, through the one-entry cache.
+    fn route(&mut self, from: SocketAddr, id: u16) -> Option<ConnectionHandle> {
+        let key = (from, id);
+        if let Some((cached, handle)) = self.route_cache {
+            if cached == key {
+                return Some(handle);
+            }
+        }
+        let handle = self.by_key.get(&key).copied()?;
+        self.route_cache = Some((key, handle));
+        Some(handle)
     }
 
     /// The connection the last datagram given to [`Endpoint::handle_datagram`] was delivered to,

@@ -366,7 +366,7 @@ impl Connection {
         if acked.fin_acked {
             self.check_close(now, events);
         }
-        if self.write_blocked && self.state == State::Connected && self.send_space() > 0 {
+        if self.write_blocked && self.state == State::Connected && self.writable_again() {
             self.write_blocked = false;
             events.push_back((self.handle, Event::Writable));
         }

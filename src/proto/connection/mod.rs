@@ -489,6 +489,16 @@ impl Connection {
             .saturating_sub(self.unsent.len() + self.send.buffered_payload())
     }
 
+    /// Whether a writer that found the send buffer full should hear [`Event::Writable`]: once
+    /// a quarter of the buffer is free, not at the first free byte, so that a writer thread
+    /// wakes once per large chunk rather than once per ACK (as TCP wakes a writer only when a
+    /// third of its buffer is free). A quarter still leaves the sender half a window of queued
+    /// data while the writer refills it.
+    fn writable_again(&self) -> bool {
+        let space = self.send_space();
+        space > 0 && space >= self.send_buffer_size() / 4
+    }
+
     /// Queues `data` for sending; returns how much was taken (up to the free send buffer).
     pub fn write(&mut self, data: &[u8]) -> Result<usize, StreamError> {
         if let Some(e) = self.error {

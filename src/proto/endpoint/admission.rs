@@ -131,7 +131,7 @@ impl Admission {
     /// dropped).
     fn pop_oldest(
         &mut self,
-        connections: &HashMap<ConnectionHandle, Box<Connection>>,
+        connections: &super::HandleMap<Box<Connection>>,
     ) -> Option<ConnectionHandle> {
         while let Some(h) = self.half_open.pop_front() {
             if connections.get(&h).is_some_and(|c| c.counted_half_open) {
