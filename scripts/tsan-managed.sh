@@ -45,7 +45,7 @@ fi
 say "canary: the deliberate race was reported (instrumentation is live)"
 
 failed=0
-for c in pull_transfer two_threads callbacks errors udp_handler destroy_joins flush; do
+for c in pull_transfer two_threads callbacks errors udp_handler destroy_joins flush accept_flood; do
     if TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" timeout 600 \
         $out/test_managed $c >$out/$c.log 2>&1; then
         say "PASS $c"

@@ -308,7 +308,7 @@ pub unsafe fn dispatch(ctx: *mut UtpContext, now: Instant) {
                 socket,
             } => unsafe {
                 if let Some(io) = (*ctx).managed.clone() {
-                    io.send(&buf[..len], to, flags & UTP_UDP_DONTFRAG as u32 != 0);
+                    io.queue(&buf[..len], to, flags & UTP_UDP_DONTFRAG as u32 != 0);
                 } else {
                     let addr = sockaddr::to_c(to);
                     let mut a = args(ctx, core::ptr::null_mut(), UTP_SENDTO);
@@ -384,6 +384,10 @@ pub unsafe fn dispatch(ctx: *mut UtpContext, now: Instant) {
         (*ctx).depth -= 1;
         if (*ctx).depth == 0 {
             super::logging::set_current(core::ptr::null_mut());
+            // A managed context's datagrams of this call go out together.
+            if let Some(io) = (*ctx).managed.as_ref() {
+                io.flush();
+            }
         }
     }
 }

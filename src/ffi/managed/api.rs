@@ -161,11 +161,7 @@ pub unsafe extern "C" fn utp_managed_create(
             set_errno(libc::ENOMEM);
             return ctx;
         }
-        let io = Arc::new(ManagedIo {
-            socket,
-            send_failures: AtomicU64::new(0),
-            refused_probe: parking_lot::Mutex::new(None),
-        });
+        let io = Arc::new(ManagedIo::new(socket));
         // SAFETY: a fresh context no other thread knows of yet.
         unsafe { (*ctx).managed = Some(io.clone()) };
         let registered = runtime.register(|wake| {

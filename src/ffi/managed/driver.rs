@@ -7,17 +7,17 @@ use crate::ffi::api_context::{
 };
 use crate::ffi::sockaddr;
 use crate::runtime::clock;
-use crate::runtime::driver::{DATAGRAM, RECV_BATCH, SHUTDOWN_GRACE};
+use crate::runtime::driver::{RECV_BATCH, SHUTDOWN_GRACE};
 use crate::runtime::pool::{Driven, Next};
-use crate::runtime::udp::{IcmpKind, HELD_RETRY};
+use crate::runtime::udp::{IcmpKind, RecvBatch, HELD_RETRY};
 use std::cell::RefCell;
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::Ordering;
 
 thread_local! {
-    /// The worker's receive buffer.
-    static RX: RefCell<Vec<u8>> = RefCell::new(vec![0; DATAGRAM]);
+    /// The worker's receive buffers.
+    static RX: RefCell<RecvBatch> = RefCell::new(RecvBatch::default());
 }
 
 /// Marks the current thread as driving for the life of the value.
@@ -42,17 +42,36 @@ impl Managed {
         let ctx = self.ctx();
         RX.with(|rx| {
             let mut rx = rx.borrow_mut();
-            for _ in 0..RECV_BATCH {
-                match self.io.socket.recv_from(&mut rx) {
-                    Ok((n, from)) => {
-                        let addr = sockaddr::to_c(from);
-                        // SAFETY: the context is live (it is freed only after its worker
-                        // stopped); `rx` holds `n` bytes; `addr` is a valid sockaddr.
-                        let utp = unsafe {
-                            utp_process_udp(ctx, rx.as_ptr(), n, addr.as_ptr(), addr.len())
-                        };
-                        if utp == 0 {
-                            self.not_utp(&rx[..n], &addr);
+            let mut received = 0;
+            while received < RECV_BATCH {
+                match self.io.socket.recv_batch(&mut rx) {
+                    Ok(slots) => {
+                        for slot in 0..slots {
+                            let (datagrams, from) = rx.datagrams(slot);
+                            let addr = sockaddr::to_c(from);
+                            let mut count = 0;
+                            for data in datagrams {
+                                count += 1;
+                                // SAFETY: the context is live (it is freed only after its
+                                // worker stopped); `data` and `addr` are valid for the call.
+                                let utp = unsafe {
+                                    utp_process_udp(
+                                        ctx,
+                                        data.as_ptr(),
+                                        data.len(),
+                                        addr.as_ptr(),
+                                        addr.len(),
+                                    )
+                                };
+                                if utp == 0 {
+                                    self.not_utp(data, &addr);
+                                }
+                            }
+                            // A dropped (truncated) message counts too: the loop is bounded.
+                            received += count.max(1);
+                        }
+                        if slots == 0 {
+                            break;
                         }
                     }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,

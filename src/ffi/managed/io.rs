@@ -1,7 +1,7 @@
 //! The UDP socket of a managed context, through which the dispatch loop sends.
 
 use crate::proto::packet::HEADER_LEN;
-use crate::runtime::udp::UdpSocket;
+use crate::runtime::udp::{SendBatch, UdpSocket};
 use parking_lot::Mutex;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -17,9 +17,68 @@ pub struct ManagedIo {
     /// `EMSGSIZE`: the local error it queued quotes nothing, so the worker pairs it with this
     /// to tell the engine which connection's probe was too big.
     pub refused_probe: Mutex<Option<(SocketAddr, [u8; HEADER_LEN])>>,
+    /// Datagrams of the running dispatch, sent together when it ends ([`ManagedIo::flush`]).
+    pub out: Mutex<SendBatch>,
 }
 
 impl ManagedIo {
+    /// A managed context's I/O over `socket`.
+    pub fn new(socket: UdpSocket) -> Self {
+        ManagedIo {
+            socket,
+            send_failures: AtomicU64::new(0),
+            refused_probe: Mutex::new(None),
+            out: Mutex::new(SendBatch::default()),
+        }
+    }
+
+    /// Queues one datagram the engine produced for the next [`ManagedIo::flush`] (at the end
+    /// of the dispatch loop, or now when the batch is full). A path-MTU probe
+    /// (`dont_fragment`) goes at once, after the datagrams queued before it. Called with the
+    /// context's lock held.
+    pub fn queue(&self, data: &[u8], to: SocketAddr, dont_fragment: bool) {
+        if dont_fragment {
+            self.flush();
+            self.send(data, to, true);
+            return;
+        }
+        let mut out = self.out.lock();
+        if out.room().is_none() {
+            self.send_batch(&mut out);
+        }
+        if let Some(room) = out.room() {
+            room[..data.len()].copy_from_slice(data);
+            out.push(data.len(), to);
+        }
+    }
+
+    /// Sends the queued datagrams, as few system calls as the kernel allows.
+    pub fn flush(&self) {
+        let mut out = self.out.lock();
+        if !out.is_empty() {
+            self.send_batch(&mut out);
+        }
+    }
+
+    /// Sends and empties `out`; a datagram the batch cannot send goes through
+    /// [`ManagedIo::send`] (held when the kernel has no room, retried after an ICMP error), and
+    /// while datagrams are held the rest queue behind them.
+    fn send_batch(&self, out: &mut SendBatch) {
+        let mut i = 0;
+        while i < out.len() {
+            if !self.socket.has_held() {
+                if let Ok(n) = self.socket.send_batch(out, i) {
+                    i += n;
+                    continue;
+                }
+            }
+            let (data, to) = out.datagram(i);
+            self.send(data, to, false);
+            i += 1;
+        }
+        out.clear();
+    }
+
     /// Sends one datagram the engine produced (`dont_fragment` for path-MTU probes). Called from
     /// the dispatch loop with the context's lock held. A datagram the kernel has no room for is
     /// held and sent by the worker's next [`ManagedIo::flush_held`] (a local shortage is not
