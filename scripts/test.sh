@@ -128,3 +128,6 @@ CARGO_TARGET_DIR="$PWD/target" bash scripts/test-consumers.sh
 
 step "engine benchmark (short run; the README records the 256 MiB figures)"
 RUTP_BENCH_MIB="${RUTP_BENCH_MIB:-64}" cargo bench --locked --features sim --bench engine
+
+step "instructions per MiB under callgrind (in-memory pair, ours): at most 10 % above benches/callgrind-ours.txt"
+bash scripts/bench-callgrind.sh --guard
