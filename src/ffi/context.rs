@@ -8,9 +8,9 @@ use super::managed::ManagedIo;
 use super::socket::{UtpSocket, SOCKET_DEAD};
 use super::types::callback::{UTP_ARRAY_SIZE, UTP_ON_ACCEPT, UTP_ON_READ};
 use super::types::{utp_callback_t, utp_context_stats};
-use crate::proto::{ConnectionHandle, Endpoint};
+use crate::proto::{ConnectionHandle, Endpoint, HandleMap};
 use core::ffi::{c_int, c_void};
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -47,7 +47,7 @@ pub struct UtpContext {
     /// Context-wide `UTP_TARGET_DELAY`, copied into new sockets.
     pub target_delay: c_int,
     /// Sockets bound to engine connections.
-    pub sockets: HashMap<ConnectionHandle, *mut UtpSocket>,
+    pub sockets: HandleMap<*mut UtpSocket>,
     /// Sockets created and not connected yet (freed by `utp_destroy`, unlike libutp).
     pub unconnected: HashSet<*mut UtpSocket>,
     /// Destroyed sockets still allocated, oldest first.
@@ -101,7 +101,7 @@ impl UtpContext {
             sndbuf: DEFAULT_BUFFER,
             rcvbuf: DEFAULT_BUFFER,
             target_delay: DEFAULT_TARGET_DELAY,
-            sockets: HashMap::new(),
+            sockets: HandleMap::default(),
             unconnected: HashSet::new(),
             graveyard: VecDeque::new(),
             pending_accepts: VecDeque::new(),

@@ -52,7 +52,7 @@ mod mtu_cache;
 mod unknown;
 
 use admission::Admission;
-use handle_map::HandleMap;
+pub(crate) use handle_map::HandleMap;
 use mtu_cache::MtuCache;
 pub use mtu_cache::MTU_CACHE_ENTRIES;
 

@@ -13,9 +13,9 @@ use super::pool::{Driven, Next, WakeGate};
 use super::udp::{IcmpError, IcmpKind, RecvBatch, SendBatch, UdpSocket, HELD_RETRY};
 use super::wakers::Wakers;
 use crate::proto::packet::HEADER_LEN;
-use crate::proto::{ConnectionError, ConnectionHandle, DatagramEvent, Endpoint, Event};
+use crate::proto::{ConnectionError, ConnectionHandle, DatagramEvent, Endpoint, Event, HandleMap};
 use parking_lot::{Condvar, Mutex};
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::io;
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, RawFd};
@@ -56,7 +56,7 @@ pub struct State {
     /// The engine.
     pub endpoint: Endpoint,
     /// Connections the application may hold.
-    pub conns: HashMap<ConnectionHandle, ConnState>,
+    pub conns: HandleMap<ConnState>,
     /// Accepted connections not yet taken by `accept`; only confirmed ones are handed out
     /// (see [`State::take_confirmed`]).
     pub accept_queue: VecDeque<(ConnectionHandle, SocketAddr)>,
@@ -111,7 +111,7 @@ impl State {
     pub fn new(endpoint: Endpoint, backlog: usize) -> Self {
         State {
             endpoint,
-            conns: HashMap::new(),
+            conns: HandleMap::default(),
             accept_queue: VecDeque::new(),
             backlog,
             queued_confirmed: 0,

@@ -16,8 +16,8 @@
 //! - Wakers are woken with the state lock held. Executors' wakers only schedule the task, so
 //!   this does not re-enter the lock; the woken task takes it once the waker returns.
 
+use crate::proto::HandleMap;
 use crate::proto::{ConnectionHandle, Event};
-use std::collections::HashMap;
 use std::task::Waker;
 
 /// What a task waits for on one connection.
@@ -84,7 +84,7 @@ impl ConnWakers {
 /// Every waiting task of one socket, kept in its `State` under the state lock.
 #[derive(Default)]
 pub struct Wakers {
-    conns: HashMap<ConnectionHandle, ConnWakers>,
+    conns: HandleMap<ConnWakers>,
     accept: Slot,
 }
 
