@@ -32,6 +32,7 @@ use crate::proto::packet::HEADER_LEN;
 use crate::proto::reliability::recv_buffer::RecvBuffer;
 use crate::proto::reliability::rtt::RttEstimator;
 use crate::proto::reliability::send_queue::SendQueue;
+use crate::proto::reliability::unsent::Unsent;
 use crate::proto::seq::SeqNr;
 use crate::proto::stats::ConnectionStats;
 use crate::proto::time::{Instant, WireTime};
@@ -72,7 +73,7 @@ pub struct Connection {
     pmtu_learned: bool,
 
     send: SendQueue,
-    unsent: VecDeque<u8>,
+    unsent: Unsent,
     recv: RecvBuffer,
     rtt: RttEstimator,
     cc: Ledbat,
@@ -235,7 +236,7 @@ impl Connection {
             probe_seq: None,
             pmtu_learned: false,
             send: SendQueue::new(first_seq, mss),
-            unsent: VecDeque::new(),
+            unsent: Unsent::default(),
             // The peer's packets may be as large as our ceiling (its search finds the same
             // path), whatever size we start at: the receive slack takes one of those.
             recv: RecvBuffer::new(
@@ -517,7 +518,9 @@ impl Connection {
         if n == 0 {
             return Err(StreamError::WouldBlock);
         }
-        self.unsent.extend(&data[..n]);
+        let chunk = payload_size(self.packet_size);
+        let send = &mut self.send;
+        self.unsent.push(&data[..n], chunk, || send.take_buffer());
         self.stats.bytes_written += n as u64;
         Ok(n)
     }
@@ -786,9 +789,7 @@ impl Connection {
         if self.send.is_empty() {
             self.send.release_pool();
         }
-        if self.unsent.is_empty() {
-            self.unsent = VecDeque::new();
-        }
+        self.unsent.release_idle();
         self.recv.release_idle();
         if self.early.is_empty() {
             self.early = Vec::new();

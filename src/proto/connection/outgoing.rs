@@ -186,12 +186,8 @@ impl Connection {
         }
         self.pacer.on_sent(now, len + HEADER_LEN);
         self.probe_due = false;
-        let mut payload = self.send.take_buffer();
-        let (a, b) = self.unsent.as_slices();
-        let from_a = len.min(a.len());
-        payload.extend_from_slice(&a[..from_a]);
-        payload.extend_from_slice(&b[..len - from_a]);
-        self.unsent.drain(..len);
+        let send = &mut self.send;
+        let payload = self.unsent.take(len, || send.take_buffer());
         let seq = self.send.push(now, Kind::Data, payload).seq;
         let written = self.emit_sent(now, buf, seq);
         self.arm_retransmit(now);

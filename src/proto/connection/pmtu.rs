@@ -43,7 +43,6 @@ use crate::proto::packet::{
 use crate::proto::time::Instant;
 use core::net::SocketAddr;
 use core::time::Duration;
-use std::collections::VecDeque;
 
 /// Consecutive retransmission timeouts with a packet above the floor outstanding after which a
 /// black hole is suspected and the ping sent. Our own choice: one timeout may be a burst of
@@ -117,6 +116,9 @@ impl Connection {
         self.packet_size = size;
         self.cc.set_mss(size);
         self.send.set_payload_capacity(payload_size(size));
+        let send = &mut self.send;
+        self.unsent
+            .rechunk(payload_size(size), || send.take_buffer());
         self.pmtu_learned = true;
     }
 
@@ -450,9 +452,7 @@ impl Connection {
     /// Cuts the outstanding data into packets of the current size and resends it.
     fn recut(&mut self, now: Instant) {
         if let Some(bytes) = self.send.repacketize(self.packet_size) {
-            let mut unsent = VecDeque::from(bytes);
-            unsent.append(&mut self.unsent);
-            self.unsent = unsent;
+            self.unsent.prepend(&bytes, payload_size(self.packet_size));
             self.recovery_end = None;
             self.undescribed = 0;
             self.rtt.reset_backoff();

@@ -43,44 +43,61 @@ const ALL: [Timer; COUNT] = [
     Timer::Confirm,
 ];
 
-/// Deadlines of every timer of a connection.
-#[derive(Debug, Default, Clone)]
+/// An unarmed slot: a deadline at the end of time, which never comes (so the earliest armed
+/// deadline is a plain minimum over the table).
+const UNARMED: u64 = u64::MAX;
+
+/// Deadlines of every timer of a connection, in microseconds of engine time.
+#[derive(Debug, Clone)]
 pub struct TimerTable {
-    deadlines: [Option<Instant>; COUNT],
+    deadlines: [u64; COUNT],
+}
+
+impl Default for TimerTable {
+    fn default() -> Self {
+        TimerTable {
+            deadlines: [UNARMED; COUNT],
+        }
+    }
 }
 
 impl TimerTable {
-    /// Arms `timer` for `at`, replacing any earlier deadline.
+    /// Arms `timer` for `at`, replacing any earlier deadline. (A deadline at the very end of
+    /// engine time, `u64::MAX` microseconds, is the same as none.)
     pub fn set(&mut self, timer: Timer, at: Instant) {
-        self.deadlines[timer as usize] = Some(at);
+        self.deadlines[timer as usize] = at.as_micros();
     }
 
     /// Disarms `timer`.
     pub fn stop(&mut self, timer: Timer) {
-        self.deadlines[timer as usize] = None;
+        self.deadlines[timer as usize] = UNARMED;
     }
 
     /// The deadline of `timer`, if armed.
     pub fn get(&self, timer: Timer) -> Option<Instant> {
-        self.deadlines[timer as usize]
+        let at = self.deadlines[timer as usize];
+        (at != UNARMED).then(|| Instant::from_micros(at))
     }
 
     /// Disarms everything.
     pub fn stop_all(&mut self) {
-        self.deadlines = [None; COUNT];
+        self.deadlines = [UNARMED; COUNT];
     }
 
     /// The earliest armed deadline.
     pub fn next(&self) -> Option<Instant> {
-        self.deadlines.iter().flatten().min().copied()
+        let at = self.deadlines.iter().copied().min().unwrap_or(UNARMED);
+        (at != UNARMED).then(|| Instant::from_micros(at))
     }
 
     /// Disarms and returns the timers due at `now`, earliest table order first.
     pub fn expire(&mut self, now: Instant) -> impl Iterator<Item = Timer> {
         let mut due = [None; COUNT];
+        let now = now.as_micros();
         for timer in ALL {
-            if self.deadlines[timer as usize].is_some_and(|t| t <= now) {
-                self.deadlines[timer as usize] = None;
+            let at = &mut self.deadlines[timer as usize];
+            if *at != UNARMED && *at <= now {
+                *at = UNARMED;
                 due[timer as usize] = Some(timer);
             }
         }
