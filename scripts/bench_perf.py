@@ -175,6 +175,7 @@ class Libtorrent:
                 seeder.wait()
                 return bl.Result("lt", run, False, f"libtorrent run failed: {e} (log {log})")
         drops = bl.rcvbuf_errors() - drops0
+        shutil.rmtree(leech_dir, ignore_errors=True)  # its copy was checked piece by piece
         try:
             info = json.loads(leech.stdout.strip().splitlines()[-1])
         except (ValueError, IndexError):
