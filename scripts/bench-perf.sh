@@ -28,8 +28,9 @@
 # programs examples/c/utp_netcat.c and examples/c/utp_pingpong.c against each library and
 # examples/c/udp_blast.c with gcc. A venv (target/bench-venv, scripts/lib-venv.sh) gets
 # libtorrent 2.1.x and matplotlib from PyPI; a failed install fails the lt case (or --plot), not
-# the rest. Counting syscalls uses perf (syscall tracepoints), or strace, installed with apt
-# when neither is there and we are root. Scratch files go to <target dir>/bench-perf.
+# the rest. Counting syscalls uses perf (syscall tracepoints), or strace (also when
+# BENCH_PERF_SYSCALLS=strace; installed with apt when neither is there and we are root).
+# Scratch files go to <target dir>/bench-perf.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)

@@ -23,7 +23,8 @@ Sections (each figure gets a target and PASS/FAIL where issue 9 sets one):
    connect to the end).
 3. Latency: B-byte ping-pong round trips after a warm-up (examples/pingpong.rs over our
    managed streams; examples/c/utp_pingpong.c over the C API of our library and of the
-   reference), min, median, p99.
+   reference), min, median, p99 of each run; the table gives the median over --runs runs
+   [min-max] of each.
 4. Syscalls per datagram of a managed (utpcat) transfer, counted with perf's syscall
    tracepoints (or strace -f -c when perf cannot), divided by the packet counts that
    utpcat --stats prints.
@@ -257,7 +258,10 @@ def pingpong(name: str, server: list[str], client: list[str], env: dict, workdir
 
 
 def syscall_counter() -> str | None:
-    """'perf' when perf can count syscall tracepoints here, else 'strace', else None."""
+    """'perf' when perf can count syscall tracepoints here, else 'strace', else None.
+    BENCH_PERF_SYSCALLS=strace picks strace even where perf works."""
+    if os.environ.get("BENCH_PERF_SYSCALLS") == "strace":
+        return "strace" if shutil.which("strace") else None
     events = ",".join(f"syscalls:sys_enter_{c}" for c in SEND_CALLS + RECV_CALLS)
     if shutil.which("perf"):
         try:
@@ -457,28 +461,45 @@ def main() -> int:
             results[c].append(r)
             print(f"  run {run}/{a.runs}  {LABELS[c]:<42} {describe(c, r)}", flush=True)
 
-    print("3. latency: ping-pong round trips", flush=True)
+    print(f"3. latency: ping-pong round trips, {a.runs} run(s) per case, interleaved",
+          flush=True)
     ping_args = ["--count", str(a.pings), "--warmup", str(a.warmup), "--size", str(a.ping_size)]
     c_args = ["-n", str(a.pings), "-w", str(a.warmup), "-s", str(a.ping_size), "-b", buf]
-    lat = {
-        "managed": pingpong("managed", [a.pingpong, "server"],
-                            [a.pingpong, "client", "{port}"] + ping_args, {}, a.workdir, 300),
-        "ours-c": pingpong("ours-c", [a.pingpong_ours, "server", "-b", buf],
-                           [a.pingpong_ours, "client", "{port}"] + c_args,
-                           {"LD_LIBRARY_PATH": a.lib_ours}, a.workdir, 300),
-        "ref-c": pingpong("ref-c", [a.pingpong_ref, "server", "-b", buf],
-                          [a.pingpong_ref, "client", "{port}"] + c_args,
-                          {"LD_LIBRARY_PATH": a.lib_ref}, a.workdir, 300),
+    lat_cmds = {
+        "managed": ([a.pingpong, "server"], [a.pingpong, "client", "{port}"] + ping_args, {}),
+        "ours-c": ([a.pingpong_ours, "server", "-b", buf],
+                   [a.pingpong_ours, "client", "{port}"] + c_args,
+                   {"LD_LIBRARY_PATH": a.lib_ours}),
+        "ref-c": ([a.pingpong_ref, "server", "-b", buf],
+                  [a.pingpong_ref, "client", "{port}"] + c_args, {"LD_LIBRARY_PATH": a.lib_ref}),
     }
-    for k, v in lat.items():
-        print(f"  {k:<8} {v}", flush=True)
+    lat_runs: dict[str, list[dict]] = {k: [] for k in lat_cmds}
+    for run in range(1, a.runs + 1):
+        for k, (srv, cli, env) in lat_cmds.items():
+            v = pingpong(k, srv, cli, env, a.workdir, 300)
+            lat_runs[k].append(v)
+            shown = (f"min {v['min_us']:.1f} median {v['median_us']:.1f} p99 {v['p99_us']:.1f} "
+                     f"max {v['max_us']:.1f} us" if v["ok"] else f"FAILED: {v['why']}")
+            print(f"  run {run}/{a.runs}  {k:<8} {shown}", flush=True)
+    lat = {}
+    for k, vs in lat_runs.items():
+        ok = [v for v in vs if v["ok"]]
+        if not ok:
+            lat[k] = {"ok": False, "why": vs[-1]["why"], "runs": vs}
+            continue
+        lat[k] = {"ok": len(ok) == len(vs), "why": "" if len(ok) == len(vs) else
+                  f"{len(vs) - len(ok)} run(s) failed", "runs": vs,
+                  "n": len(ok), "count": ok[0]["count"]}
+        for f in ("min_us", "median_us", "p99_us", "max_us"):
+            lat[k][f] = statistics.median(v[f] for v in ok)
+            lat[k][f + "_all"] = [v[f] for v in ok]
 
     if a.syscall_mib:
         print(f"4. syscalls per datagram: utpcat -> utpcat, {a.syscall_mib} MiB", flush=True)
         sc = syscalls(a.utpcat, a.syscall_mib * MIB, a.sockbuf, a.workdir, a.timeout)
         print(f"  {sc}", flush=True)
     else:
-        sc = {"ok": False, "why": "not run (--syscall-mib 0)"}
+        sc = {"ok": False, "skipped": True, "why": "not run (--syscall-mib 0)"}
 
     if a.idle != "skip" and a.idle_cost:
         print(f"5. idle connections: idle_cost ({a.idle})", flush=True)
@@ -550,14 +571,18 @@ def main() -> int:
                  "ours-c": "ours, C API (utp_pingpong + our libutp.so)",
                  "ref-c": "reference libutp (utp_pingpong)"}
     for k, v in lat.items():
-        val = (f"median {v['median_us']:.1f}, p99 {v['p99_us']:.1f} (min {v['min_us']:.1f})"
-               if v["ok"] else f"failed: {v['why']}")
-        row(f"3 latency us, {a.ping_size} B x {a.pings}", lat_names[k], val)
-    if lat["managed"]["ok"] and lat["ref-c"]["ok"]:
+        if "median_us" in v:
+            val = (f"median {bl.fmt_stat(v['median_us_all'], 1)}, "
+                   f"p99 {bl.fmt_stat(v['p99_us_all'], 1)}")
+            note = f"min {bl.fmt_stat(v['min_us_all'], 1)}" + (f"; {v['why']}" if v["why"] else "")
+        else:
+            val, note = f"failed: {v['why']}", ""
+        row(f"3 latency us, {a.ping_size} B x {a.pings}", lat_names[k], val, note=note)
+    if "median_us" in lat["managed"] and "median_us" in lat["ref-c"]:
         row("3 latency ratio", "ours managed / reference, median; p99",
             f"x{lat['managed']['median_us'] / lat['ref-c']['median_us']:.2f}; "
             f"x{lat['managed']['p99_us'] / lat['ref-c']['p99_us']:.2f}")
-    if lat["ours-c"]["ok"] and lat["ref-c"]["ok"]:
+    if "median_us" in lat["ours-c"] and "median_us" in lat["ref-c"]:
         row("3 latency ratio", "ours C API / reference, median; p99",
             f"x{lat['ours-c']['median_us'] / lat['ref-c']['median_us']:.2f}; "
             f"x{lat['ours-c']['p99_us'] / lat['ref-c']['p99_us']:.2f}")
@@ -591,8 +616,9 @@ def main() -> int:
             f"{sc['ack_recv_per_dgram']:.4f} = {sum(tx[c] for c in RECV_CALLS)} / "
             f"{sc['sender_packets_received']}")
     else:
-        row("4 syscalls/datagram", "managed sender and receiver", f"failed: {sc['why']}", lim,
-            False)
+        skipped = sc.get("skipped", False)
+        row("4 syscalls/datagram", "managed sender and receiver",
+            sc["why"] if skipped else f"failed: {sc['why']}", lim, None if skipped else False)
 
     if idl.get("ok"):
         row("5 idle connections", "server socket's worker, 10,000 idle connections "
