@@ -132,7 +132,8 @@ fi
 if [ "$syscall_mib" != 0 ] && ! command -v perf >/dev/null && ! command -v strace >/dev/null; then
     if [ "$(id -u)" -eq 0 ]; then
         say "installing strace (apt) to count syscalls"
-        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq strace >/dev/null
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq strace >/dev/null
     fi
 fi
 

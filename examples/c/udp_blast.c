@@ -311,7 +311,8 @@ static int do_send(long port, long size, long seconds, long sockbuf, long segmen
 static void usage(void)
 {
     fprintf(stderr, "usage: udp_blast recv [-b SOCKBUF] [-G]\n"
-                    "       udp_blast send PORT [-s SIZE] [-t SECONDS] [-b SOCKBUF] [-g SEGMENTS]\n");
+                    "       udp_blast send PORT [-s SIZE] [-t SECONDS] [-b SOCKBUF] "
+                    "[-g SEGMENTS]\n");
     exit(2);
 }
 
