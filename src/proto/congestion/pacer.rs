@@ -19,6 +19,15 @@ use core::time::Duration;
 /// 21 MiB/s, and ACKs arriving in between give more.
 pub const DEFAULT_BURST: usize = 16 * 1402;
 
+/// Largest burst at high rates: the bucket holds up to a millisecond of data at the pacing
+/// rate (as Linux sizes TSO bursts: `sk_pacing_shift` 10, about 1 ms), at least the connection's
+/// own burst and at most 64 KiB, one UDP segmentation-offload send (44 packets of 1472 bytes). At
+/// 100 Mbit/s a millisecond is 12.5 KB, below [`DEFAULT_BURST`]: only fast paths burst more.
+pub const MAX_BURST: usize = 65_536;
+
+/// The share of a second of data a burst may hold at high rates: 1 ms.
+const BURST_SECONDS: f64 = 0.001;
+
 /// Pacing gain in slow start: 2, as Linux (`tcp_pacing_ss_ratio` = 200).
 pub const SLOW_START_GAIN: f64 = 2.0;
 
@@ -53,10 +62,17 @@ impl Pacer {
         (srtt > 0.0).then(|| window as f64 * gain / srtt)
     }
 
+    /// The bucket's size at `rate`: the connection's burst, or a millisecond of data when that
+    /// is more, up to [`MAX_BURST`].
+    fn cap(&self, rate: f64) -> f64 {
+        let floor = self.burst as f64;
+        (rate * BURST_SECONDS).clamp(floor, floor.max(MAX_BURST as f64))
+    }
+
     fn refill(&mut self, now: Instant, rate: f64) {
         if let Some(then) = self.updated {
             let elapsed = now.saturating_duration_since(then).as_secs_f64();
-            self.tokens = (self.tokens + elapsed * rate).min(self.burst as f64);
+            self.tokens = (self.tokens + elapsed * rate).min(self.cap(rate));
         }
         self.updated = Some(now);
     }
@@ -71,7 +87,7 @@ impl Pacer {
         };
         self.refill(now, rate);
         // A packet larger than the burst goes once the bucket is full.
-        let need = (size as f64).min(self.burst as f64);
+        let need = (size as f64).min(self.cap(rate));
         if self.tokens >= need {
             return None;
         }
@@ -92,6 +108,34 @@ impl Pacer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn at_high_rates_the_bucket_holds_a_millisecond_up_to_one_offload_send() {
+        let mut p = Pacer::new(DEFAULT_BURST);
+        // 1 GB/s: a millisecond is 1 MB, capped at 64 KiB.
+        let fast = Some(1e9);
+        assert_eq!(p.next_send(us(0), 1472, fast), None);
+        let mut sent = 0;
+        let t = us(10_000); // long idle: the bucket is full
+        while p.next_send(t, 1472, fast).is_none() {
+            p.on_sent(t, 1472);
+            sent += 1472;
+        }
+        assert!(
+            sent >= MAX_BURST - 1472 && sent <= MAX_BURST + 1472,
+            "{sent} bytes at once"
+        );
+        // 100 Mbit/s: a millisecond is less than the default burst, which stays the cap.
+        let mut p = Pacer::new(DEFAULT_BURST);
+        let slow = Some(12.5e6);
+        assert_eq!(p.next_send(us(0), 1402, slow), None);
+        let mut sent = 0;
+        while p.next_send(t, 1402, slow).is_none() {
+            p.on_sent(t, 1402);
+            sent += 1402;
+        }
+        assert_eq!(sent, DEFAULT_BURST);
+    }
 
     fn us(n: u64) -> Instant {
         Instant::from_micros(n)
