@@ -122,7 +122,7 @@ mod tests {
             sent += 1472;
         }
         assert!(
-            sent >= MAX_BURST - 1472 && sent <= MAX_BURST + 1472,
+            (MAX_BURST - 1472..=MAX_BURST + 1472).contains(&sent),
             "{sent} bytes at once"
         );
         // 100 Mbit/s: a millisecond is less than the default burst, which stays the cap.
