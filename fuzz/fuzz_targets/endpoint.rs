@@ -11,6 +11,9 @@
 //! fallback re-cuts data only after every copy is that old), as real networks do not hold
 //! datagrams for minutes.
 //!
+//! B's datagrams to the third host (answers to injected SYNs) are dropped: they are not on
+//! A's path, and their acknowledgement numbers say nothing about A's stream.
+//!
 //! A's datagrams to B are never corrupted and nothing is injected into B as if from A: uTP has
 //! no integrity check of its own (UDP's checksum is the network's), so a forged datagram on
 //! A's connection would change B's bytes legitimately. For the same reason a corrupted or
@@ -80,7 +83,7 @@ struct World {
     to_a: Vec<(Instant, Vec<u8>)>,
     written: usize,
     read: usize,
-    /// The largest ack_nr among B's own datagrams.
+    /// The largest ack_nr among B's own datagrams to A.
     b_acked: Option<SeqNr>,
     /// A accepted-looking datagram acknowledged beyond `b_acked` (see the module docs).
     forged_ack: bool,
@@ -95,6 +98,11 @@ impl World {
             }
         }
         while let Some(t) = self.b.poll_transmit(self.now, &mut buf) {
+            if t.destination != self.a_addr {
+                // To the third host (connections its injected SYNs opened): not A's business,
+                // and its acknowledgement numbers say nothing about A's stream.
+                continue;
+            }
             if let Ok(p) = Packet::decode(&buf[..t.len]) {
                 let ack = p.header.ack_nr;
                 if self.b_acked.is_none_or(|max| ack.follows(max)) {
