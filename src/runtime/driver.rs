@@ -374,7 +374,7 @@ impl Driven for Shared {
         self.socket.as_raw_fd()
     }
 
-    fn drive(&self, readable: bool) -> Next {
+    fn drive(&self, readable: bool, error: bool) -> Next {
         let mut st = self.state.lock();
         if readable {
             let mut rx = std::mem::take(&mut st.rx);
@@ -408,7 +408,9 @@ impl Driven for Shared {
                 }
             }
             st.rx = rx;
-            st.drain_errors(&self.socket);
+            if error {
+                st.drain_errors(&self.socket);
+            }
             if !st.endpoint.config().adaptive_ack {
                 // One ACK per receive batch, as libutp's applications do; with adaptive ACKs
                 // the engine times them itself.

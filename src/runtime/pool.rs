@@ -30,8 +30,10 @@ pub trait Driven: Send + Sync {
 
     /// Does the work that is due: received datagrams when `readable`, expired timers, queued
     /// sends. Called when the descriptor is readable, when the deadline returned last time has
-    /// passed, and whenever the worker is woken.
-    fn drive(&self, readable: bool) -> Next;
+    /// passed, and whenever the worker is woken. `error`: poll reported `POLLERR`, so the
+    /// socket's error queue holds something (ICMP errors, `IP_RECVERR`) and must be drained, or
+    /// poll keeps reporting it; without it the drain's system call is saved.
+    fn drive(&self, readable: bool, error: bool) -> Next;
 }
 
 /// A driven socket's answer: when it wants to be driven next.
@@ -314,10 +316,11 @@ fn run(rx: &Receiver<Arc<dyn Driven>>, waker: &Waker, stop: &AtomicBool, load: &
         entries.retain_mut(|e| {
             index += 1;
             let ready = fds[index].revents != 0;
+            let error = fds[index].revents & libc::POLLERR != 0;
             if !(woken || ready || e.due.is_some_and(|d| d <= now)) {
                 return true;
             }
-            match e.driven.drive(ready) {
+            match e.driven.drive(ready, error) {
                 Next::Wait(due) => {
                     e.due = due;
                     true
@@ -347,7 +350,7 @@ mod tests {
         fn fd(&self) -> RawFd {
             self.socket.as_raw_fd()
         }
-        fn drive(&self, _readable: bool) -> Next {
+        fn drive(&self, _readable: bool, _error: bool) -> Next {
             let n = self.drives.fetch_add(1, Ordering::SeqCst) + 1;
             if n >= self.rounds {
                 Next::Finished

@@ -83,7 +83,6 @@ impl Managed {
                 }
             }
         });
-        self.drain_errors();
     }
 
     /// Feeds the socket's queued ICMP errors to the context.
@@ -169,13 +168,16 @@ impl Driven for Managed {
         self.io.socket.as_raw_fd()
     }
 
-    fn drive(&self, readable: bool) -> Next {
+    fn drive(&self, readable: bool, error: bool) -> Next {
         let _driving = Driving::enter();
         let ctx = self.ctx();
         let due = {
             let _held = self.lock.lock();
             if readable {
                 self.receive();
+                if error {
+                    self.drain_errors();
+                }
                 // SAFETY: live context, lock held.
                 unsafe { utp_issue_deferred_acks(ctx) };
             }
