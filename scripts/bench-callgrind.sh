@@ -97,15 +97,9 @@ cargo build --locked --release --quiet --lib
 
 # Our library, staged as an installed one would be: libutp.so -> its SONAME -> the file.
 ours=$work/ours
-rm -rf "$ours" && mkdir -p "$ours/include" "$ours/lib"
-cp include/utp.h include/utp_types.h "$ours/include/"
-soname=$(readelf -d "$target/release/libutp.so" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
-if [[ -n $soname && $soname != libutp.so ]]; then
-    cp "$target/release/libutp.so" "$ours/lib/$soname"
-    ln -s "$soname" "$ours/lib/libutp.so"
-else
-    cp "$target/release/libutp.so" "$ours/lib/libutp.so"
-fi
+# shellcheck source=scripts/lib-stage.sh
+source scripts/lib-stage.sh
+stage_ours "$ours" "$target/release/libutp.so"
 
 build_pair() { # OUT INCDIR LIBDIR
     local extra=()
