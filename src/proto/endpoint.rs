@@ -797,6 +797,8 @@ mod black_hole_tests;
 #[cfg(test)]
 mod confirm_tests;
 #[cfg(test)]
+mod dup_ack_tests;
+#[cfg(test)]
 mod extension_tests;
 #[cfg(test)]
 mod hostile_tests;

@@ -298,11 +298,15 @@ impl Connection {
             && !self.send.is_empty()
             && header.ack_nr == self.send.base().prev()
             && distinct
+            && !window_grew
             && !self.peer_sends_sack
         {
             // Only for peers that never send selective ACKs (RACK covers the others, and
             // duplicate ACKs caused by duplicated data would fake losses). A copy made by the
-            // network carries the same timestamp: only distinct ACKs count.
+            // network carries the same timestamp: only distinct ACKs count. An ACK that opens
+            // the window is the peer's application reading, not a packet arriving beyond a
+            // gap: not a duplicate ACK (RFC 5681 section 2: a duplicate ACK leaves the
+            // advertised window unchanged).
             self.dup_acks += 1;
             if self.dup_acks == DUP_ACK_THRESHOLD
                 && packet.selective_ack.is_none()
