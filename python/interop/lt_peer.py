@@ -82,6 +82,16 @@ def add_torrent(session: Any, torrent: Path, save_path: Path) -> Any:
     return session.add_torrent(params)
 
 
+def alert_comes(session: Any, kind: Any, timeout: float) -> bool:
+    """Waits for an alert of type ``kind`` (others are dropped); False after ``timeout`` s."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        session.wait_for_alert(100)
+        if any(isinstance(alert, kind) for alert in session.pop_alerts()):
+            return True
+    return False
+
+
 def wait_until(predicate: Any, deadline: float, step: float = 0.02) -> bool:
     """Polls ``predicate`` until it is true (True) or ``deadline`` (monotonic) passes (False)."""
     while not predicate():
@@ -174,7 +184,9 @@ def download(args: argparse.Namespace) -> int:
     status = handle.status()
     done = bool(status.is_seeding)
     stats = counters(session)
+    # Complete means every piece passed its hash; the disk threads may still be writing them.
     handle.flush_cache()
+    alert_comes(session, lt.cache_flushed_alert, 10)
     session.remove_torrent(handle)
     wait_until(lambda: not session.get_torrents(), time.monotonic() + 10)
     name = lt.torrent_info(args.torrent).name()

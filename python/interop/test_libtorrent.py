@@ -321,6 +321,17 @@ class AlertLog:
         for alert in self.session.pop_alerts():
             self.lines.append(f"{time.monotonic() - self.started:7.2f} s {alert.what()}: {alert.message()}")
 
+    def wait_for(self, kind: Any, timeout: float) -> bool:
+        """Records alerts until one of type ``kind`` comes (True) or ``timeout`` seconds pass."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            self.session.wait_for_alert(100)
+            for alert in self.session.pop_alerts():
+                self.lines.append(f"{time.monotonic() - self.started:7.2f} s {alert.what()}: {alert.message()}")
+                if isinstance(alert, kind):
+                    return True
+        return False
+
     def dump(self) -> None:
         self.drain()
         print("\nlibtorrent's alerts:\n" + "\n".join(self.lines[-40:]))
@@ -500,7 +511,10 @@ def test_libtorrent_downloads_everything_from_a_rutp_seeder(
                 seconds = time.monotonic() - started
                 counters = session_counters(
                     lt, session, ["peer.num_tcp_peers", "utp.utp_payload_pkts_in", "net.recv_payload_bytes"])
+                # libtorrent reports the download complete once every piece passed its hash; its
+                # disk threads may still be writing them. The file is read once they are done.
                 handle.flush_cache()
+                assert alerts.wait_for(lt.cache_flushed_alert, deadline), "no cache_flushed_alert"
                 session.remove_torrent(handle)
                 wait_for("libtorrent to release the torrent", lambda: not session.get_torrents(), deadline)
 
