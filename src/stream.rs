@@ -99,19 +99,6 @@ pub(crate) fn not_connected() -> io::Error {
     io::Error::new(io::ErrorKind::NotConnected, "uTP socket closed")
 }
 
-/// The most a connection's receive window may grow to on a socket whose kernel receive buffer
-/// is `rcvbuf` bytes (as the kernel reports it: twice what was asked, half of it for its own
-/// bookkeeping, socket(7)): half of it, so that a whole window of datagrams fits the kernel's
-/// queue even when the worker falls behind for a moment. Beyond that, a sender's window only
-/// makes the kernel drop datagrams (`RcvbufErrors`), each a loss to recover. Never below the
-/// starting buffer, which keeps its configured size (fixed-size windows, as libutp's).
-fn window_cap(config: &crate::proto::Config, rcvbuf: usize) -> usize {
-    config
-        .max_recv_buffer
-        .min(rcvbuf / 2)
-        .max(config.recv_buffer)
-}
-
 /// A managed uTP socket: one UDP socket, any number of connections.
 pub struct UtpSocket {
     shared: Arc<Shared>,
@@ -133,13 +120,9 @@ impl UtpSocket {
             use std::hash::BuildHasher;
             std::collections::hash_map::RandomState::new().hash_one(clock::monotonic_micros())
         };
-        let socket = UdpSocket::bind(addr, &options.udp)?;
-        let mut config = options.config;
-        if let Ok((rcvbuf, _)) = socket.buffer_sizes() {
-            config.max_recv_buffer = window_cap(&config, rcvbuf);
-        }
-        let endpoint = Endpoint::new(config, seed)
+        let endpoint = Endpoint::new(options.config, seed)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        let socket = UdpSocket::bind(addr, &options.udp)?;
         let local = socket.local_addr()?;
         let runtime = match options.runtime {
             Some(rt) => rt,
@@ -598,22 +581,5 @@ impl std::fmt::Debug for UtpSocket {
         f.debug_struct("UtpSocket")
             .field("local", &self.local)
             .finish()
-    }
-}
-
-#[cfg(test)]
-mod window_cap_tests {
-    use super::window_cap;
-    use crate::proto::Config;
-
-    #[test]
-    fn the_window_stops_at_half_the_kernel_buffer_and_never_below_the_starting_buffer() {
-        let c = Config::default();
-        // 4 MiB asked for: the kernel reports 8 MiB; windows grow to 4 MiB, not 32.
-        assert_eq!(window_cap(&c, 8 << 20), 4 << 20);
-        // The OS default (212,992 bytes asked, 425,984 reported): the 1 MiB starting buffer stays.
-        assert_eq!(window_cap(&c, 425_984), c.recv_buffer);
-        // A huge buffer: the configured maximum.
-        assert_eq!(window_cap(&c, 1 << 30), c.max_recv_buffer);
     }
 }
