@@ -304,20 +304,10 @@ impl State {
 /// empties it. One the batch cannot send goes through [`send`], which holds it when the kernel
 /// has no room and handles ICMP errors; while datagrams are held, the rest queue behind them.
 fn flush(st: &mut State, socket: &UdpSocket, out: &mut SendBatch) {
-    let mut i = 0;
-    while i < out.len() {
-        if !socket.has_held() {
-            if let Ok(n) = socket.send_batch(out, i) {
-                i += n;
-                continue;
-            }
-        }
-        let (data, to) = out.datagram(i);
+    socket.send_all(out, |data, to| {
         st.buf[..data.len()].copy_from_slice(data);
         send(st, socket, data.len(), to, false);
-        i += 1;
-    }
-    out.clear();
+    });
 }
 
 /// Sends one datagram. An error that reports an ICMP message about an earlier datagram

@@ -64,19 +64,8 @@ impl ManagedIo {
     /// [`ManagedIo::send`] (held when the kernel has no room, retried after an ICMP error), and
     /// while datagrams are held the rest queue behind them.
     fn send_batch(&self, out: &mut SendBatch) {
-        let mut i = 0;
-        while i < out.len() {
-            if !self.socket.has_held() {
-                if let Ok(n) = self.socket.send_batch(out, i) {
-                    i += n;
-                    continue;
-                }
-            }
-            let (data, to) = out.datagram(i);
-            self.send(data, to, false);
-            i += 1;
-        }
-        out.clear();
+        self.socket
+            .send_all(out, |data, to| self.send(data, to, false));
     }
 
     /// Sends one datagram the engine produced (`dont_fragment` for path-MTU probes). Called from

@@ -210,6 +210,26 @@ impl UdpSocket {
         }
     }
 
+    /// Sends every datagram of `batch`, in order, and empties it: as few system calls as the
+    /// kernel allows, and through `one` each datagram the batch cannot send or that must queue
+    /// behind held ones (`one` holds it when the kernel has no room and handles ICMP errors, as
+    /// a single send does).
+    pub fn send_all(&self, batch: &mut SendBatch, mut one: impl FnMut(&[u8], SocketAddr)) {
+        let mut i = 0;
+        while i < batch.len() {
+            if !self.has_held() {
+                if let Ok(n) = self.send_batch(batch, i) {
+                    i += n;
+                    continue;
+                }
+            }
+            let (data, to) = batch.datagram(i);
+            one(data, to);
+            i += 1;
+        }
+        batch.clear();
+    }
+
     #[cfg(target_os = "linux")]
     fn sendmmsg(&self, batch: &SendBatch, first: usize) -> io::Result<usize> {
         use std::mem::{size_of, zeroed};
