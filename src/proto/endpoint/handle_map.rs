@@ -56,10 +56,11 @@ mod tests {
     #[test]
     fn the_map_finds_what_it_holds() {
         let mut m: HandleMap<u64> = HandleMap::default();
-        for h in 0..10_000 {
+        // 1,000 entries: the table grows several times (and Miri runs it in seconds).
+        for h in 0..1_000 {
             m.insert(ConnectionHandle(h * 3), h);
         }
-        assert!((0..10_000).all(|h| m.get(&ConnectionHandle(h * 3)) == Some(&h)));
+        assert!((0..1_000).all(|h| m.get(&ConnectionHandle(h * 3)) == Some(&h)));
         assert!(!m.contains_key(&ConnectionHandle(1)));
     }
 }
