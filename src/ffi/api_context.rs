@@ -278,8 +278,24 @@ pub unsafe extern "C" fn utp_process_udp(
         let data = unsafe { core::slice::from_raw_parts(buf, len) };
         // SAFETY: live context, no borrow alive.
         let now = unsafe { now(ctx) };
-        // SAFETY: live context; the borrow ends with the statement.
-        let event = unsafe { (*ctx).endpoint.handle_datagram(now, from, data) };
+        // SAFETY: live context; the borrows end with the block. Socket flags are read through
+        // the table's live pointers.
+        let (event, outermost) = unsafe {
+            let c = &mut *ctx;
+            // In place only where the dispatch below runs `UTP_ON_READ` at once: the outermost
+            // call (callbacks never nest), a socket that pushes its data (not a managed context
+            // read with `utp_managed_read`) and is still open.
+            let outermost = c.depth == 0 && c.entered <= 1;
+            let push = outermost && !c.pull_reads();
+            let sockets = &c.sockets;
+            let (event, in_place) = c.endpoint.handle_datagram_in_place(now, from, data, |h| {
+                push && sockets.get(&h).is_some_and(|&s| !(*s).closed)
+            });
+            if let Some(p) = in_place {
+                c.in_place = Some((p.connection, data[p.offset..].as_ptr(), p.len));
+            }
+            (event, outermost)
+        };
         // SAFETY: live context, no borrow alive during the callback.
         unsafe { report_received(ctx, data) };
         let handled = match event {
@@ -292,7 +308,15 @@ pub unsafe extern "C" fn utp_process_udp(
             },
         };
         // SAFETY: live context, no borrow alive.
-        unsafe { dispatch(ctx, now) };
+        unsafe {
+            dispatch(ctx, now);
+            // Delivered by this (outermost) call's dispatch loop; never left pointing into the
+            // caller's buffer. (A call nested in a callback sets none and clears none.)
+            if outermost {
+                debug_assert!((*ctx).in_place.is_none());
+                (*ctx).in_place = None;
+            }
+        }
         handled
     })
 }

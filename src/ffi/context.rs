@@ -59,6 +59,10 @@ pub struct UtpContext {
     pub pending_destroys: VecDeque<ConnectionHandle>,
     /// The connection whose data is being delivered through `UTP_ON_READ`.
     pub reading: Option<ConnectionHandle>,
+    /// A payload the engine delivered in place during the running `utp_process_udp`: its
+    /// connection and the bytes inside the caller's datagram, handed to `UTP_ON_READ` by that
+    /// call's dispatch loop before anything else (never kept past the call).
+    pub in_place: Option<(ConnectionHandle, *const u8, usize)>,
     /// Datagram and read buffers for callbacks, reused.
     pub buffers: Vec<Vec<u8>>,
     /// Storage behind `utp_get_context_stats`.
@@ -107,6 +111,7 @@ impl UtpContext {
             pending_accepts: VecDeque::new(),
             pending_destroys: VecDeque::new(),
             reading: None,
+            in_place: None,
             buffers: Vec::new(),
             stats: utp_context_stats::default(),
             last_now: 0,

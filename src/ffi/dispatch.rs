@@ -92,6 +92,13 @@ enum Step {
         socket: *mut UtpSocket,
         addr: SocketAddr,
     },
+    /// A payload the engine delivered in place (see [`UtpContext::in_place`]).
+    ReadInPlace {
+        data: *const u8,
+        len: usize,
+        socket: *mut UtpSocket,
+        handle: ConnectionHandle,
+    },
     Read {
         buf: Vec<u8>,
         len: usize,
@@ -125,6 +132,17 @@ impl UtpContext {
     /// Decides the next step. Datagrams first (as libutp sends from inside the call that
     /// caused them), then pending data for `UTP_ON_READ`, accepts, and engine events.
     fn next_step(&mut self, now: Instant, outermost: bool) -> Step {
+        // A payload delivered in place comes first: it precedes the connection's buffered data,
+        // and the ACK about to go out then advertises the window the application's reply to
+        // `UTP_GET_READ_BUFFER_SIZE` leaves (as libutp reads before it acknowledges).
+        if let Some((handle, data, len)) = self.in_place.take_if(|_| outermost) {
+            return Step::ReadInPlace {
+                data,
+                len,
+                socket: self.socket_of(handle),
+                handle,
+            };
+        }
         let mut buf = self.take_buffer(SEND_BUFFER);
         if let Some(t) = self.endpoint.poll_transmit(now, &mut buf) {
             let socket = t
@@ -340,6 +358,22 @@ pub unsafe fn dispatch(ctx: *mut UtpContext, now: Instant) {
                 a.u1.address = c.as_ptr();
                 a.u2.address_len = c.len();
                 invoke(ctx, a);
+            },
+            Step::ReadInPlace {
+                data,
+                len,
+                socket,
+                handle,
+            } => unsafe {
+                // A statistics callback between the datagram and this loop may have closed it.
+                if socket.is_null() || (*socket).closed {
+                    continue;
+                }
+                let mut a = args(ctx, socket, UTP_ON_READ);
+                a.buf = data;
+                a.len = len;
+                invoke(ctx, a);
+                update_read_buffer(ctx, socket, handle);
             },
             Step::Read {
                 buf,

@@ -71,13 +71,26 @@ pub fn enable() {
     log::set_max_level(log::LevelFilter::Trace);
 }
 
+/// Whether records can reach the forwarder at all. Until a context switches a log option on,
+/// the filter stays off and nothing is ever queued, so the thread-local bookkeeping below is
+/// skipped: in a shared library every thread-local access is a call (`__tls_get_addr`), and
+/// these ran several times per datagram. The filter only ever goes from off to on.
+fn forwarding() -> bool {
+    log::max_level() != log::LevelFilter::Off
+}
+
 /// Marks `ctx` as the context whose call runs on this thread (NULL when the call ends).
 pub fn set_current(ctx: *mut UtpContext) {
-    CURRENT.with(|c| c.set(ctx));
+    if forwarding() {
+        CURRENT.with(|c| c.set(ctx));
+    }
 }
 
 /// Takes the queued records.
 pub fn take_pending() -> Vec<(usize, CString)> {
+    if !forwarding() {
+        return Vec::new();
+    }
     PENDING.with(|p| {
         p.try_borrow_mut()
             .map(|mut p| core::mem::take(&mut *p))

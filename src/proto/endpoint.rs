@@ -109,6 +109,19 @@ pub enum DatagramEvent {
     Incoming(Incoming),
 }
 
+/// A payload [`Endpoint::handle_datagram_in_place`] delivered in place: the application gets
+/// `data[offset..offset + len]` of the datagram it was given, before anything else it reads
+/// from `connection`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InPlace {
+    /// The connection the payload belongs to.
+    pub connection: ConnectionHandle,
+    /// Where the payload starts in the datagram.
+    pub offset: usize,
+    /// Its length (never 0).
+    pub len: usize,
+}
+
 /// Queuing-delay estimates of a connection (see [`Endpoint::delays`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Delays {
@@ -449,15 +462,34 @@ impl Endpoint {
         from: SocketAddr,
         data: &[u8],
     ) -> DatagramEvent {
+        self.handle_datagram_in_place(now, from, data, |_| false).0
+    }
+
+    /// Feeds one received datagram, like [`Self::handle_datagram`], and lets the caller deliver
+    /// its payload to the application straight from `data` instead of through the connection's
+    /// buffer, saving two copies (libutp hands an in-order payload to `UTP_ON_READ` in place).
+    ///
+    /// `may_deliver` is asked about the connection the datagram reaches (at most once); when it
+    /// answers true and the payload is the next data of the stream with nothing else waiting to
+    /// be read, the payload is accounted as delivered and returned as [`InPlace`]: the caller
+    /// must hand `data[offset..offset + len]` to the application before it reads anything else
+    /// from that connection. Otherwise the payload is buffered as usual and `None` returned.
+    pub fn handle_datagram_in_place(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        data: &[u8],
+        may_deliver: impl FnOnce(ConnectionHandle) -> bool,
+    ) -> (DatagramEvent, Option<InPlace>) {
         if !looks_like_utp(data) {
-            return DatagramEvent::NotUtp;
+            return (DatagramEvent::NotUtp, None);
         }
         let packet = match Packet::decode(data) {
             Ok(p) => p,
             Err(e) => {
                 log::debug!("malformed uTP datagram from {from}: {e}");
                 self.stats.malformed += 1;
-                return DatagramEvent::Handled;
+                return (DatagramEvent::Handled, None);
             }
         };
         let header = packet.header;
@@ -471,13 +503,29 @@ impl Endpoint {
             _ => self.route(from, header.connection_id),
         };
         let Some(handle) = handle else {
-            return self.unknown_connection(now, from, header, data.len());
+            return (self.unknown_connection(now, from, header, data.len()), None);
         };
         self.stats.received_by_size[size_bucket(data.len())] += 1;
         self.last_routed = Some(handle);
         self.last_now = self.last_now.max(now);
+        let mut in_place = None;
         if let Some(conn) = self.connections.get_mut(&handle) {
-            match conn.handle_packet(now, &packet, &mut self.events) {
+            conn.in_place_allowed = header.packet_type == PacketType::Data
+                && !packet.payload.is_empty()
+                && may_deliver(handle);
+            let rejected = conn.handle_packet(now, &packet, &mut self.events);
+            conn.in_place_allowed = false;
+            let len = std::mem::take(&mut conn.delivered_in_place);
+            if len > 0 {
+                // The payload is the datagram's tail (BEP 29: it follows the header and the
+                // extensions).
+                in_place = Some(InPlace {
+                    connection: handle,
+                    offset: data.len() - len,
+                    len,
+                });
+            }
+            match rejected {
                 Some(Rejected::Ack) => self.stats.implausible_acks += 1,
                 Some(Rejected::Reset) => self.stats.resets_ignored += 1,
                 None => {}
@@ -489,7 +537,7 @@ impl Endpoint {
         }
         self.remember_pmtu(now, handle);
         self.touch(handle);
-        DatagramEvent::Handled
+        (DatagramEvent::Handled, in_place)
     }
 
     /// The connection whose packets from `from` carry `id`, through the one-entry cache.
@@ -802,6 +850,8 @@ mod dup_ack_tests;
 mod extension_tests;
 #[cfg(test)]
 mod hostile_tests;
+#[cfg(test)]
+mod in_place_tests;
 #[cfg(test)]
 mod pmtu_tests;
 #[cfg(test)]

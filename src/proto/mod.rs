@@ -23,7 +23,9 @@ pub use config::Config;
 pub use config::ConnectionOptions;
 pub use connection::State;
 pub(crate) use endpoint::HandleMap;
-pub use endpoint::{ConnectionHandle, DatagramEvent, Delays, Endpoint, Event, Incoming, Transmit};
+pub use endpoint::{
+    ConnectionHandle, DatagramEvent, Delays, Endpoint, Event, InPlace, Incoming, Transmit,
+};
 pub use error::{ConnectError, ConnectionError, StreamError};
 pub use seq::SeqNr;
 pub use stats::{ConnectionStats, EndpointStats};

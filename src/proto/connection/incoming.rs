@@ -450,15 +450,25 @@ impl Connection {
         let payload = if fin { &[][..] } else { packet.payload };
         let had_gaps = self.recv.has_gaps();
         let before = self.recv.readable_len();
-        let inserted = self.recv.insert(header.seq_nr, payload, fin);
+        // In place: the next expected payload with nothing waiting to be read goes to the
+        // application straight from the datagram, without passing through the buffer.
+        let in_place = if self.in_place_allowed && !payload.is_empty() {
+            self.recv.insert_in_place(header.seq_nr, payload.len())
+        } else {
+            None
+        };
+        if in_place.is_some() {
+            self.delivered_in_place = payload.len();
+        }
+        let inserted = in_place.unwrap_or_else(|| self.recv.insert(header.seq_nr, payload, fin));
         if matches!(inserted, Inserted::InOrder { .. } | Inserted::OutOfOrder) {
             self.autotune_recv(now, header.timestamp_diff);
         }
         match inserted {
             Inserted::InOrder { .. } => {
-                let delivered = self.recv.readable_len() - before;
-                self.stats.bytes_received += delivered as u64;
-                if delivered > 0 && !self.readable_notified {
+                let buffered = self.recv.readable_len() - before;
+                self.stats.bytes_received += (buffered + self.delivered_in_place) as u64;
+                if buffered > 0 && !self.readable_notified {
                     self.readable_notified = true;
                     events.push_back((self.handle, Event::Readable));
                 }

@@ -166,6 +166,11 @@ pub struct Connection {
     pub(crate) listed_for_ack: bool,
     /// The deadline the endpoint's timer heap holds for this connection.
     pub(crate) scheduled: Option<Instant>,
+    /// Set by the endpoint around one packet: the application takes that packet's payload
+    /// straight from the datagram (see [`crate::proto::Endpoint::handle_datagram_in_place`]).
+    pub(crate) in_place_allowed: bool,
+    /// Bytes of the last packet's payload delivered in place (0: none); read by the endpoint.
+    pub(crate) delivered_in_place: usize,
     /// Accepted from a SYN and nothing heard from the peer since but SYN retransmits (see
     /// [`Connection::is_half_open`]).
     half_open: bool,
@@ -299,6 +304,8 @@ impl Connection {
             finished: false,
             queued: false,
             listed_for_ack: false,
+            in_place_allowed: false,
+            delivered_in_place: 0,
             scheduled: None,
             half_open: false,
             unconfirmed: false,

@@ -270,6 +270,27 @@ impl RecvBuffer {
         Inserted::OutOfOrder
     }
 
+    /// Takes in packet `seq`, `len` bytes of data, without storing its payload: the caller
+    /// hands the payload to the reader itself. Only for the next expected packet while nothing
+    /// waits to be read (so the payload is the next byte of the stream the reader sees) and the
+    /// read side is open, within the same room an in-order packet gets; `None` otherwise, and
+    /// the packet is then for [`Self::insert`]. Packets held out of order that now follow it
+    /// become readable, as with `insert`.
+    pub fn insert_in_place(&mut self, seq: SeqNr, len: usize) -> Option<Inserted> {
+        let next = seq == self.ack_nr.next();
+        let before_eof = self.eof.is_none_or(|eof| seq.precedes(eof));
+        let room = self.reorder_bytes + len <= self.capacity + self.slack;
+        if !next || !before_eof || !room || self.discard || !self.readable.is_empty() {
+            return None;
+        }
+        self.ack_nr = seq;
+        let mut advanced = 1u16;
+        if !self.reorder.is_empty() {
+            advanced += self.drain_in_order();
+        }
+        Some(Inserted::InOrder { advanced })
+    }
+
     /// Drops reorder slots from index `len` on.
     fn truncate_reorder(&mut self, len: usize) {
         while self.reorder.len() > len {
@@ -340,6 +361,10 @@ impl RecvBuffer {
 #[cfg(test)]
 #[path = "recv_buffer_proptests.rs"]
 mod proptests;
+
+#[cfg(test)]
+#[path = "recv_buffer_in_place_tests.rs"]
+mod in_place_tests;
 
 #[cfg(test)]
 mod tests {
