@@ -14,6 +14,10 @@
 //! B's datagrams to the third host (answers to injected SYNs) are dropped: they are not on
 //! A's path, and their acknowledgement numbers say nothing about A's stream.
 //!
+//! For inputs of odd length, B's application takes payloads in place
+//! (`Endpoint::handle_datagram_in_place`, as the C API does for `UTP_ON_READ`) while its side
+//! of A's connection is open: those bytes are checked like the ones it reads.
+//!
 //! A's datagrams to B are never corrupted and nothing is injected into B as if from A: uTP has
 //! no integrity check of its own (UDP's checksum is the network's), so a forged datagram on
 //! A's connection would change B's bytes legitimately. For the same reason a corrupted or
@@ -87,6 +91,10 @@ struct World {
     b_acked: Option<SeqNr>,
     /// A accepted-looking datagram acknowledged beyond `b_acked` (see the module docs).
     forged_ack: bool,
+    /// B takes payloads of A's connection in place (odd-length inputs).
+    in_place: bool,
+    /// B's application closed its side of A's connection.
+    b_closed: bool,
 }
 
 impl World {
@@ -119,10 +127,36 @@ impl World {
 
     /// Hands `datagram` to B as if from `from`; a new connection is accepted (and returned).
     fn into_b(&mut self, from: SocketAddr, datagram: &[u8]) -> Option<ConnectionHandle> {
-        match self.b.handle_datagram(self.now, from, datagram) {
+        let ours = self.b_conn.filter(|_| self.in_place && !self.b_closed);
+        let (event, in_place) =
+            self.b
+                .handle_datagram_in_place(self.now, from, datagram, |h| Some(h) == ours);
+        if let Some(p) = in_place {
+            assert_eq!(Some(p.connection), ours, "in place only where allowed");
+            assert!(p.len > 0 && p.offset + p.len == datagram.len());
+            self.delivered(&datagram[p.offset..]);
+        }
+        match event {
             DatagramEvent::Incoming(i) => self.b.accept(self.now, i).ok(),
             _ => None,
         }
+    }
+
+    /// Bytes B's application got on A's connection: always the next ones of A's stream.
+    fn delivered(&mut self, bytes: &[u8]) {
+        for (k, &byte) in bytes.iter().enumerate() {
+            let at = self.read + k;
+            if !self.forged_ack {
+                assert_eq!(byte, stream_byte(at), "byte {at} of the stream");
+            }
+        }
+        self.read += bytes.len();
+        assert!(
+            self.read <= self.written,
+            "read {} of {} written",
+            self.read,
+            self.written
+        );
     }
 
     /// Takes the oldest datagram of a queue, unless it outlived the network's lifetime (then
@@ -156,19 +190,7 @@ impl World {
         };
         let mut buf = [0u8; 4096];
         while let Ok(n @ 1..) = self.b.read(h, &mut buf) {
-            for (k, &byte) in buf[..n].iter().enumerate() {
-                let at = self.read + k;
-                if !self.forged_ack {
-                    assert_eq!(byte, stream_byte(at), "byte {at} of the stream");
-                }
-            }
-            self.read += n;
-            assert!(
-                self.read <= self.written,
-                "read {} of {} written",
-                self.read,
-                self.written
-            );
+            self.delivered(&buf[..n]);
         }
     }
 
@@ -203,6 +225,8 @@ fuzz_target!(|data: &[u8]| {
         read: 0,
         b_acked: None,
         forged_ack: false,
+        in_place: data.len() % 2 == 1,
+        b_closed: false,
     };
     w.a_conn = w.a.connect(w.now, w.b_addr).ok();
     w.pump();
@@ -305,6 +329,7 @@ fuzz_target!(|data: &[u8]| {
             _ => {
                 if let Some(h) = w.b_conn {
                     let _ = w.b.close(w.now, h);
+                    w.b_closed = true;
                 }
             }
         }

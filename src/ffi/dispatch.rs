@@ -88,6 +88,13 @@ enum Step {
         flags: u32,
         socket: *mut UtpSocket,
     },
+    /// A managed context's datagram, already in its socket's send batch (or sent, for a
+    /// path-MTU probe): only the statistics callback is left. `kind` is its first byte.
+    Queued {
+        len: usize,
+        kind: u8,
+        socket: *mut UtpSocket,
+    },
     Accept {
         socket: *mut UtpSocket,
         addr: SocketAddr,
@@ -143,8 +150,39 @@ impl UtpContext {
                 handle,
             };
         }
+        if let Some(io) = self.managed.as_deref() {
+            // Managed: the engine writes straight into the socket's send batch.
+            let mut out = io.out.lock();
+            if out.room().is_none() {
+                io.send_batch(&mut out);
+            }
+            if let Some(t) = out.room().and_then(|room| self.endpoint.poll_transmit(now, room)) {
+                let kind = out.unpushed(t.len).first().copied().unwrap_or(0);
+                if t.dont_fragment {
+                    // A path-MTU probe goes at once, after the datagrams queued before it.
+                    let probe = out.unpushed(t.len).to_vec();
+                    drop(out);
+                    io.flush();
+                    io.send(&probe, t.destination, true);
+                } else {
+                    out.push(t.len, t.destination);
+                }
+                return Step::Queued {
+                    len: t.len,
+                    kind,
+                    socket: t
+                        .connection
+                        .map_or(core::ptr::null_mut(), |h| self.socket_of(h)),
+                };
+            }
+        }
         let mut buf = self.take_buffer(SEND_BUFFER);
-        if let Some(t) = self.endpoint.poll_transmit(now, &mut buf) {
+        // (A managed context's datagrams were all polled above.)
+        let unmanaged = self.managed.is_none();
+        if let Some(t) = unmanaged
+            .then(|| self.endpoint.poll_transmit(now, &mut buf))
+            .flatten()
+        {
             let socket = t
                 .connection
                 .map_or(core::ptr::null_mut(), |h| self.socket_of(h));
@@ -278,12 +316,33 @@ impl UtpContext {
 }
 
 /// Packet type of an encoded datagram, from the high nibble of its first byte (BEP 29).
-fn overhead_type(datagram: &[u8]) -> i32 {
-    match datagram.first().map(|b| b >> 4) {
-        Some(4) => overhead::CONNECT,
-        Some(1) | Some(3) => overhead::CLOSE,
-        Some(2) => overhead::ACK,
+fn overhead_type(first_byte: u8) -> i32 {
+    match first_byte >> 4 {
+        4 => overhead::CONNECT,
+        1 | 3 => overhead::CLOSE,
+        2 => overhead::ACK,
         _ => overhead::HEADER,
+    }
+}
+
+/// `UTP_ON_OVERHEAD_STATISTICS` for a datagram of `len` bytes sent on `socket` (NULL: none, as
+/// for a RESET to an unknown connection), whose first byte is `first_byte`.
+///
+/// # Safety
+/// As [`dispatch`]; `socket` must be NULL or a live socket of `ctx`.
+unsafe fn report_sent(ctx: *mut UtpContext, socket: *mut UtpSocket, len: usize, first_byte: u8) {
+    // SAFETY: live context; one field read.
+    if socket.is_null() || unsafe { (*ctx).callbacks[UTP_ON_OVERHEAD_STATISTICS as usize] }.is_none()
+    {
+        return;
+    }
+    // SAFETY: per the contract; no borrow is alive during the callback.
+    unsafe {
+        let mut o = args(ctx, socket, UTP_ON_OVERHEAD_STATISTICS);
+        o.u1.send = 1;
+        o.len = len + (*socket).udp_overhead;
+        o.u2.type_ = overhead_type(first_byte);
+        invoke(ctx, o);
     }
 }
 
@@ -325,27 +384,18 @@ pub unsafe fn dispatch(ctx: *mut UtpContext, now: Instant) {
                 flags,
                 socket,
             } => unsafe {
-                if let Some(io) = (*ctx).managed.clone() {
-                    io.queue(&buf[..len], to, flags & UTP_UDP_DONTFRAG as u32 != 0);
-                } else {
-                    let addr = sockaddr::to_c(to);
-                    let mut a = args(ctx, core::ptr::null_mut(), UTP_SENDTO);
-                    a.buf = buf.as_ptr();
-                    a.len = len;
-                    a.flags = flags;
-                    a.u1.address = addr.as_ptr();
-                    a.u2.address_len = addr.len();
-                    invoke(ctx, a);
-                }
-                if !socket.is_null() {
-                    let mut o = args(ctx, socket, UTP_ON_OVERHEAD_STATISTICS);
-                    o.u1.send = 1;
-                    o.len = len + (*socket).udp_overhead;
-                    o.u2.type_ = overhead_type(&buf[..len]);
-                    invoke(ctx, o);
-                }
+                let addr = sockaddr::to_c(to);
+                let mut a = args(ctx, core::ptr::null_mut(), UTP_SENDTO);
+                a.buf = buf.as_ptr();
+                a.len = len;
+                a.flags = flags;
+                a.u1.address = addr.as_ptr();
+                a.u2.address_len = addr.len();
+                invoke(ctx, a);
+                report_sent(ctx, socket, len, buf.first().copied().unwrap_or(0));
                 (*ctx).give_buffer(buf);
             },
+            Step::Queued { len, kind, socket } => unsafe { report_sent(ctx, socket, len, kind) },
             Step::Accept { socket, addr } => unsafe {
                 if (*ctx).pull_accepts() {
                     // A managed context without UTP_ON_ACCEPT: utp_managed_accept takes it

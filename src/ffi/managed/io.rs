@@ -32,26 +32,6 @@ impl ManagedIo {
         }
     }
 
-    /// Queues one datagram the engine produced for the next [`ManagedIo::flush`] (at the end
-    /// of the dispatch loop, or now when the batch is full). A path-MTU probe
-    /// (`dont_fragment`) goes at once, after the datagrams queued before it. Called with the
-    /// context's lock held.
-    pub fn queue(&self, data: &[u8], to: SocketAddr, dont_fragment: bool) {
-        if dont_fragment {
-            self.flush();
-            self.send(data, to, true);
-            return;
-        }
-        let mut out = self.out.lock();
-        if out.room().is_none() {
-            self.send_batch(&mut out);
-        }
-        if let Some(room) = out.room() {
-            room[..data.len()].copy_from_slice(data);
-            out.push(data.len(), to);
-        }
-    }
-
     /// Sends the queued datagrams, as few system calls as the kernel allows.
     pub fn flush(&self) {
         let mut out = self.out.lock();
@@ -60,10 +40,10 @@ impl ManagedIo {
         }
     }
 
-    /// Sends and empties `out`; a datagram the batch cannot send goes through
+    /// Sends and empties `out` (the dispatch loop's batch, when full); a datagram the batch cannot send goes through
     /// [`ManagedIo::send`] (held when the kernel has no room, retried after an ICMP error), and
     /// while datagrams are held the rest queue behind them.
-    fn send_batch(&self, out: &mut SendBatch) {
+    pub fn send_batch(&self, out: &mut SendBatch) {
         self.socket
             .send_all(out, |data, to| self.send(data, to, false));
     }
