@@ -220,14 +220,7 @@ def pingpong(name: str, server: list[str], client: list[str], env: dict, workdir
     with open(log, "w") as err:
         srv = subprocess.Popen(server, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                stderr=err, env=dict(os.environ, **env))
-    port = None
-    give_up = time.monotonic() + 10
-    while port is None and time.monotonic() < give_up and srv.poll() is None:
-        m = bl.LISTEN_RE.search(bl.read_log(log))
-        if m:
-            port = m.group(1)
-        else:
-            time.sleep(0.01)
+    port = bl.wait_for_port(srv, log)
     if port is None:
         srv.kill()
         srv.wait()
