@@ -24,7 +24,8 @@
 //!
 //! 1. Baseline (unless `--no-baseline`): one connection from the first client socket moves
 //!    N x M bytes (or `--baseline-bytes`) the same way; then the example waits until the
-//!    engines no longer hold it (a closed connection lingers there for about 3 s).
+//!    engines no longer hold it (a closed connection lingers there for `Config::linger`, 3 s
+//!    by default, to acknowledge a retransmitted FIN).
 //! 2. The N connections are opened (in waves of 500 connects) and accepted; resident memory is
 //!    read before and after, and the peak (`VmHWM`) is reset before (`/proc/self/clear_refs`).
 //! 3. Transfer: each client end writes an 8-byte header (its index) and M bytes of a pattern
