@@ -19,7 +19,7 @@
 #   --idle MODE       quick (default: examples/idle_cost, one 40 s window, about 45 s),
 #                     full (its defaults: 60 s baseline and 60 s window) or skip
 #   --many N[xMIB]    examples/many_transfers: N concurrent connections of MIB MiB each (default
-#                     1000x1, about 15 s), then the same bytes over one connection; skip: not
+#                     1000x1, about 20 s), then the same bytes over one connection; skip: not
 #                     run. Issue 9's row is 10000x1: on a 2-core machine that took 3 to 4
 #                     minutes and a 14 GB peak resident size (each connection queues its 1 MiB
 #                     send buffer at once)

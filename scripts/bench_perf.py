@@ -552,8 +552,8 @@ def main() -> int:
     if many_spec and a.many_transfers:
         print(f"6. many connections: many_transfers, {many_spec[0]} x {many_spec[1]} MiB and "
               "the same bytes over one connection", flush=True)
-    mny = many(a.many_transfers, many_spec, a.workdir) if a.many_transfers else \
-        {"ok": False, "why": "not built"}
+    mny = many(a.many_transfers, many_spec, a.workdir) if a.many_transfers or not many_spec \
+        else {"ok": False, "why": "not built (no --many-transfers)"}
     if many_spec:
         print(f"  {mny}", flush=True)
 
