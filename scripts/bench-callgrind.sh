@@ -167,9 +167,7 @@ guard)
 esac
 
 say "reference libutp (scripts/reference-libutp.sh)"
-ref_out=${REFERENCE_DIR:-$target/reference-libutp}
-bash scripts/reference-libutp.sh "$ref_out" >"$work/reference.log"
-ref=$(cd "$ref_out/libutp" && pwd)
+ref=$(reference_libutp "$target/reference-libutp" "$work/reference.log")
 build_pair "$work/inmem_pair-ref" "$ref" "$ref"
 run_callgrind reference "$work/inmem_pair-ref"
 ref_instr=$instr ref_dgrams=$dgrams

@@ -48,9 +48,7 @@ source scripts/lib-stage.sh
 stage_ours "$ours" "$target/release/libutp.so"
 
 say "reference libutp (scripts/reference-libutp.sh)"
-ref_out=${REFERENCE_DIR:-$root/target/reference-libutp}
-bash scripts/reference-libutp.sh "$ref_out" >"$work/reference.log"
-ref=$(cd "$ref_out/libutp" && pwd)
+ref=$(reference_libutp "$root/target/reference-libutp" "$work/reference.log")
 
 build_netcat() { # OUT INCDIR LIBDIR
     local extra=()

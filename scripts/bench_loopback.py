@@ -218,6 +218,18 @@ def read_log(path: str) -> str:
         return ""
 
 
+def wait_for_port(proc: subprocess.Popen, log: str, timeout: float = 10) -> str | None:
+    """The port that `proc` reports in its log (`listening on 127.0.0.1:PORT`), polled until
+    it appears, `proc` exits or `timeout` seconds pass (then None)."""
+    give_up = time.monotonic() + timeout
+    while time.monotonic() < give_up and proc.poll() is None:
+        m = LISTEN_RE.search(read_log(log))
+        if m:
+            return m.group(1)
+        time.sleep(0.01)
+    return None
+
+
 def transfer(peer: Peer, run: int, size: int, timeout: float, workdir: str,
              capped: bool = False) -> Result:
     """One run. With `capped`, being stopped at `timeout` is not a failure: the rate is then
@@ -235,14 +247,7 @@ def transfer(peer: Peer, run: int, size: int, timeout: float, workdir: str,
     listener.stdout.close()
     checker.start()
 
-    port = None
-    give_up = time.monotonic() + 10
-    while port is None and time.monotonic() < give_up and listener.poll() is None:
-        m = LISTEN_RE.search(read_log(llog))
-        if m:
-            port = m.group(1)
-        else:
-            time.sleep(0.01)
+    port = wait_for_port(listener, llog)
     if port is None:
         listener.kill()
         listener.wait()

@@ -30,6 +30,11 @@ Sections (each figure gets a target and PASS/FAIL where issue 9 sets one):
    utpcat --stats prints.
 5. Idle connections: examples/idle_cost (--idle quick: one 40 s window, which holds one
    keepalive round, and no baseline; --idle full: its defaults, two 60 s windows).
+6. Many connections: examples/many_transfers (--many N[xM]: N concurrent connections of M MiB
+   each to one server socket, every byte checked; default 1000x1; issue 9's row is 10000x1),
+   with its baseline in the same process, the same N x M bytes over one connection: aggregate
+   MiB/s and CPU s/GiB of both, their ratios, and memory per connection. Issue 9 sets no
+   number for this row, so it has no PASS/FAIL.
 
 Python 3.11 standard library; matplotlib only for --plot. Run only on 127.0.0.1.
 """
@@ -220,14 +225,7 @@ def pingpong(name: str, server: list[str], client: list[str], env: dict, workdir
     with open(log, "w") as err:
         srv = subprocess.Popen(server, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                stderr=err, env=dict(os.environ, **env))
-    port = None
-    give_up = time.monotonic() + 10
-    while port is None and time.monotonic() < give_up and srv.poll() is None:
-        m = bl.LISTEN_RE.search(bl.read_log(log))
-        if m:
-            port = m.group(1)
-        else:
-            time.sleep(0.01)
+    port = bl.wait_for_port(srv, log)
     if port is None:
         srv.kill()
         srv.wait()
@@ -374,6 +372,44 @@ def idle(exe: str, mode: str, workdir: str) -> dict:
 
 
 # ---------------------------------------------------------------------------------------------
+# section 6: many connections
+
+
+def parse_many(spec: str) -> tuple[int, int] | None:
+    """'skip' -> None; 'N' -> (N, 1); 'NxM' -> (N, M): N connections of M MiB each."""
+    if spec == "skip":
+        return None
+    m = re.fullmatch(r"(\d+)(?:x(\d+))?", spec)
+    if not m or int(m.group(1)) < 1 or (m.group(2) is not None and int(m.group(2)) < 1):
+        raise ValueError(f"--many {spec!r}: N, NxM (MiB each) or skip")
+    return int(m.group(1)), int(m.group(2) or 1)
+
+
+def many(exe: str, spec: tuple[int, int] | None, workdir: str) -> dict:
+    if spec is None:
+        return {"ok": False, "skipped": True, "why": "not run (--many skip)"}
+    n, mib = spec
+    args = [exe, "--connections", str(n), "--mib", str(mib), "--json"]
+    log = os.path.join(workdir, "many_transfers.log")
+    t0 = time.monotonic()
+    try:
+        out = subprocess.run(args, capture_output=True, text=True, timeout=1800)
+    except subprocess.TimeoutExpired:
+        return {"ok": False, "why": "many_transfers ran longer than 1800 s"}
+    with open(log, "w") as f:
+        f.write(out.stdout + out.stderr)
+    res: dict = {"ok": False, "args": args[1:], "seconds": time.monotonic() - t0, "log": log}
+    lines = [x for x in out.stdout.splitlines() if x.startswith("{")]
+    if out.returncode or not lines:
+        fail = [x for x in out.stdout.splitlines() if x.startswith("FAIL")]
+        res["why"] = (f"many_transfers exit {out.returncode}: "
+                      f"{(fail or [out.stderr.strip()[-300:]])[-1]} ({log})")
+        return res
+    res.update(json.loads(lines[-1]), ok=True)
+    return res
+
+
+# ---------------------------------------------------------------------------------------------
 # the table
 
 
@@ -406,13 +442,18 @@ def main() -> int:
     ap.add_argument("--ping-size", type=int, default=64)
     ap.add_argument("--syscall-mib", type=int, default=256)
     ap.add_argument("--idle", choices=["skip", "quick", "full"], default="quick")
+    ap.add_argument("--many", default="1000x1", help="N[xMiB] or skip")
     ap.add_argument("--json")
     ap.add_argument("--plot")
     for p in ("utpcat", "netcat-ours", "lib-ours", "netcat-ref", "lib-ref", "udp-blast",
               "pingpong", "pingpong-ours", "pingpong-ref", "lt-python", "lt-helper",
-              "idle-cost", "workdir"):
-        ap.add_argument("--" + p, required=p not in ("lt-python", "idle-cost"))
+              "idle-cost", "many-transfers", "workdir"):
+        ap.add_argument("--" + p, required=p not in ("lt-python", "idle-cost", "many-transfers"))
     a = ap.parse_args()
+    try:
+        many_spec = parse_many(a.many)
+    except ValueError as e:
+        ap.error(str(e))
     if a.size_mib < 1 or a.runs < 1 or a.sockbuf < 0 or a.pings < 1 or a.syscall_mib < 0:
         ap.error("--size-mib, --runs and --pings must be positive, the others not negative")
     cases = [c.strip() for c in a.cases.split(",") if c.strip()]
@@ -507,6 +548,14 @@ def main() -> int:
         {"ok": False, "why": "not built"}
     if a.idle != "skip":
         print(f"  {idl}", flush=True)
+
+    if many_spec and a.many_transfers:
+        print(f"6. many connections: many_transfers, {many_spec[0]} x {many_spec[1]} MiB and "
+              "the same bytes over one connection", flush=True)
+    mny = many(a.many_transfers, many_spec, a.workdir) if a.many_transfers or not many_spec \
+        else {"ok": False, "why": "not built (no --many-transfers)"}
+    if many_spec:
+        print(f"  {mny}", flush=True)
 
     # ---- the table
     m = {c: {k: med(results[c], k) for k in ("mib_s", "send_cpu_gib", "recv_cpu_gib")}
@@ -630,6 +679,36 @@ def main() -> int:
         row("5 idle connections", "10,000 idle connections (examples/idle_cost)",
             idl.get("why", "not run"), "< 1 %", None if idl.get("skipped") else False)
 
+    if mny.get("ok"):
+        mt, bt = mny["many"], mny["baseline"]
+        n, each = mt["connections"], mt["bytes_each"] / MIB
+        what = f"{n:,} connections x {each:g} MiB"
+        row("6 many connections", f"{what}: aggregate MiB/s", f"{mt['mib_s']:.1f}",
+            note=f"{mt['seconds']:.1f} s; datagrams {mt['datagrams_sent']}, retransmits "
+            f"{mt['retransmits']}, RTO timeouts {mt['timeouts']}; RcvbufErrors "
+            f"{mt['rcvbuf_errors']}")
+        row("6 many connections", f"one connection x {n * each:g} MiB (baseline): MiB/s",
+            f"{bt['mib_s']:.1f}", note=f"{bt['seconds']:.1f} s; retransmits "
+            f"{bt['retransmits']}, RTO timeouts {bt['timeouts']}")
+        row("6 many connections", f"{what}: CPU s/GiB (process, both ends)",
+            f"{mt['cpu_s_per_gib']:.2f}", note=f"CPU {mt['cpu_s']:.1f} s: utp workers "
+            f"{mt['utp_workers_cpu_s']:.1f} s, tokio workers {mt['tokio_workers_cpu_s']:.1f} s")
+        row("6 many connections", "one connection (baseline): CPU s/GiB (process, both ends)",
+            f"{bt['cpu_s_per_gib']:.2f}", note=f"CPU {bt['cpu_s']:.1f} s")
+        row("6 many ratio", "many / one: MiB/s; CPU s/GiB",
+            f"x{mny['ratio_mib_s']:.2f}; x{mny['ratio_cpu_per_gib']:.2f}")
+        per = mny.get("bytes_per_connection_established")
+        peak = mny.get("bytes_per_connection_peak")
+        row("6 many memory", "bytes per connection, both ends: established; peak",
+            f"{per:,.0f}; {peak:,.0f}" if per is not None and peak is not None else "?",
+            note=f"resident before {mny['rss_before_kib']} KiB, established "
+            f"{mny['rss_established_kib']} KiB, peak {mny['peak_rss_kib']} KiB (VmHWM"
+            f"{', reset before opening' if mny.get('peak_reset') else ', whole process'}), "
+            f"after closing and malloc_trim {mny.get('rss_trimmed_kib')} KiB")
+    else:
+        row("6 many connections", "many connections (examples/many_transfers)",
+            mny.get("why", "not run"), "", None if mny.get("skipped") else False)
+
     print()
     print(f"issue 9 table ({a.size_mib} MiB x {a.runs} run(s); median [min-max]; "
           f"load average {load:.2f} before, {os.getloadavg()[0]:.2f} after; "
@@ -646,12 +725,12 @@ def main() -> int:
     report = {
         "settings": {k: getattr(a, k) for k in ("size_mib", "runs", "sockbuf", "pings",
                                                   "warmup", "ping_size", "syscall_mib",
-                                                  "udp_seconds", "idle")},
+                                                  "udp_seconds", "idle", "many")},
         "load_before": load, "seconds": time.monotonic() - started,
         "table": rows,
         "medians": m,
         "runs": {c: [r.__dict__ for r in rs] for c, rs in results.items()},
-        "latency": lat, "syscalls": sc, "idle": idl,
+        "latency": lat, "syscalls": sc, "idle": idl, "many": mny,
     }
     if a.json:
         with open(a.json, "w") as f:
@@ -661,6 +740,7 @@ def main() -> int:
         plot(a.plot, cases, results, a.size_mib)
         print(f"bench-perf: wrote {a.plot}")
     ok = all(r.ok for rs in results.values() for r in rs) and all(v["ok"] for v in lat.values())
+    ok = ok and (mny["ok"] or mny.get("skipped", False))
     return 0 if ok and (sc["ok"] or not a.syscall_mib) else 1
 
 
