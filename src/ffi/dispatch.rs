@@ -156,7 +156,10 @@ impl UtpContext {
             if out.room().is_none() {
                 io.send_batch(&mut out);
             }
-            if let Some(t) = out.room().and_then(|room| self.endpoint.poll_transmit(now, room)) {
+            if let Some(t) = out
+                .room()
+                .and_then(|room| self.endpoint.poll_transmit(now, room))
+            {
                 let kind = out.unpushed(t.len).first().copied().unwrap_or(0);
                 if t.dont_fragment {
                     // A path-MTU probe goes at once, after the datagrams queued before it.
@@ -332,7 +335,8 @@ fn overhead_type(first_byte: u8) -> i32 {
 /// As [`dispatch`]; `socket` must be NULL or a live socket of `ctx`.
 unsafe fn report_sent(ctx: *mut UtpContext, socket: *mut UtpSocket, len: usize, first_byte: u8) {
     // SAFETY: live context; one field read.
-    if socket.is_null() || unsafe { (*ctx).callbacks[UTP_ON_OVERHEAD_STATISTICS as usize] }.is_none()
+    if socket.is_null()
+        || unsafe { (*ctx).callbacks[UTP_ON_OVERHEAD_STATISTICS as usize] }.is_none()
     {
         return;
     }

@@ -10,7 +10,7 @@
 
 use super::clock;
 use super::pool::{Driven, Next, WakeGate};
-use super::udp::{IcmpError, IcmpKind, RecvBatch, SendBatch, UdpSocket, HELD_RETRY};
+use super::udp::{IcmpError, IcmpKind, Received, RecvBatch, SendBatch, UdpSocket, HELD_RETRY};
 use super::wakers::Wakers;
 use crate::proto::packet::HEADER_LEN;
 use crate::proto::{ConnectionError, ConnectionHandle, DatagramEvent, Endpoint, Event, HandleMap};
@@ -368,35 +368,21 @@ impl Driven for Shared {
         let mut st = self.state.lock();
         if readable {
             let mut rx = std::mem::take(&mut st.rx);
-            let mut received = 0;
-            while received < RECV_BATCH {
-                match self.socket.recv_batch(&mut rx) {
-                    Ok(slots) => {
+            self.socket
+                .receive_up_to(&mut rx, RECV_BATCH, |received| match received {
+                    Received::Message(datagrams, from) => {
                         let now = clock::now();
-                        for slot in 0..slots {
-                            let (datagrams, from) = rx.datagrams(slot);
-                            let mut count = 0;
-                            for data in datagrams {
-                                st.datagram(now, from, data);
-                                count += 1;
-                            }
-                            // A dropped (truncated) message counts too: the loop is bounded.
-                            received += count.max(1);
-                        }
-                        if slots == 0 {
-                            break;
+                        for data in datagrams {
+                            st.datagram(now, from, data);
                         }
                     }
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(e) => {
+                    Received::Error(e) => {
                         // An ICMP error about an earlier datagram (IP_RECVERR): feed the queue
                         // to the engine, then keep reading.
                         log::debug!("receive error: {e}");
                         st.drain_errors(&self.socket);
                     }
-                }
-            }
+                });
             st.rx = rx;
             if error {
                 st.drain_errors(&self.socket);

@@ -58,7 +58,7 @@ mod batch;
 
 pub use super::held::HELD_RETRY;
 use super::held::{is_local_shortage, HeldSends};
-pub use batch::{RecvBatch, SendBatch, RECV_SLOTS, SLOT};
+pub use batch::{Received, RecvBatch, SendBatch, RECV_SLOTS, SLOT};
 use parking_lot::RwLock;
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use std::io;

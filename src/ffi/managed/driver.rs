@@ -9,9 +9,8 @@ use crate::ffi::sockaddr;
 use crate::runtime::clock;
 use crate::runtime::driver::{RECV_BATCH, SHUTDOWN_GRACE};
 use crate::runtime::pool::{Driven, Next};
-use crate::runtime::udp::{IcmpKind, RecvBatch, HELD_RETRY};
+use crate::runtime::udp::{IcmpKind, Received, RecvBatch, HELD_RETRY};
 use std::cell::RefCell;
-use std::io;
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::Ordering;
 
@@ -42,46 +41,33 @@ impl Managed {
         let ctx = self.ctx();
         RX.with(|rx| {
             let mut rx = rx.borrow_mut();
-            let mut received = 0;
-            while received < RECV_BATCH {
-                match self.io.socket.recv_batch(&mut rx) {
-                    Ok(slots) => {
-                        for slot in 0..slots {
-                            let (datagrams, from) = rx.datagrams(slot);
-                            let addr = sockaddr::to_c(from);
-                            let mut count = 0;
-                            for data in datagrams {
-                                count += 1;
-                                // SAFETY: the context is live (it is freed only after its
-                                // worker stopped); `data` and `addr` are valid for the call.
-                                let utp = unsafe {
-                                    utp_process_udp(
-                                        ctx,
-                                        data.as_ptr(),
-                                        data.len(),
-                                        addr.as_ptr(),
-                                        addr.len(),
-                                    )
-                                };
-                                if utp == 0 {
-                                    self.not_utp(data, &addr);
-                                }
+            self.io
+                .socket
+                .receive_up_to(&mut rx, RECV_BATCH, |received| match received {
+                    Received::Message(datagrams, from) => {
+                        let addr = sockaddr::to_c(from);
+                        for data in datagrams {
+                            // SAFETY: the context is live (it is freed only after its worker
+                            // stopped); `data` and `addr` are valid for the call.
+                            let utp = unsafe {
+                                utp_process_udp(
+                                    ctx,
+                                    data.as_ptr(),
+                                    data.len(),
+                                    addr.as_ptr(),
+                                    addr.len(),
+                                )
+                            };
+                            if utp == 0 {
+                                self.not_utp(data, &addr);
                             }
-                            // A dropped (truncated) message counts too: the loop is bounded.
-                            received += count.max(1);
-                        }
-                        if slots == 0 {
-                            break;
                         }
                     }
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => {
+                    Received::Error(e) => {
                         log::debug!("managed context: receive error: {e}");
                         self.drain_errors();
                     }
-                }
-            }
+                });
         });
     }
 

@@ -174,12 +174,20 @@ impl RecvBatch {
     }
 
     /// The datagrams of slot `i`, in order, with their sender.
-    pub fn datagrams(&self, i: usize) -> (impl Iterator<Item = &[u8]>, SocketAddr) {
+    pub fn datagrams(&self, i: usize) -> (std::slice::Chunks<'_, u8>, SocketAddr) {
         let (len, from, segment) = self.got[i];
         let data = &self.buf[i * SLOT..i * SLOT + len];
         let size = if segment == 0 { len.max(1) } else { segment };
         (data.chunks(size), from)
     }
+}
+
+/// What [`UdpSocket::receive_up_to`] read.
+pub enum Received<'a> {
+    /// One received message: its datagrams, in order, and their sender.
+    Message(std::slice::Chunks<'a, u8>, SocketAddr),
+    /// A receive error.
+    Error(io::Error),
 }
 
 impl UdpSocket {
@@ -325,6 +333,40 @@ impl UdpSocket {
                 return self.sendmmsg(batch, first);
             }
             return Err(e);
+        }
+    }
+
+    /// Reads what is queued, [`recv_batch`](Self::recv_batch) after `recv_batch`, until about
+    /// `limit` datagrams were read or none is left, handing each message to `on` as
+    /// [`Received::Message`] (its datagrams: more than one where the kernel coalesced them) and
+    /// each receive error other than `WouldBlock` and `EINTR` as [`Received::Error`] (an ICMP
+    /// error about an earlier datagram, with `IP_RECVERR`: drain the error queue, reading goes
+    /// on). Bounded: a message counts its datagrams, and a dropped (truncated) message and an
+    /// error count one each.
+    pub fn receive_up_to(
+        &self,
+        batch: &mut RecvBatch,
+        limit: usize,
+        mut on: impl FnMut(Received<'_>),
+    ) {
+        let mut received = 0;
+        while received < limit {
+            match self.recv_batch(batch) {
+                Ok(0) => break,
+                Ok(slots) => {
+                    for slot in 0..slots {
+                        let (datagrams, from) = batch.datagrams(slot);
+                        received += datagrams.len().max(1);
+                        on(Received::Message(datagrams, from));
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    received += 1;
+                    on(Received::Error(e));
+                }
+            }
         }
     }
 
