@@ -335,6 +335,12 @@ impl RecvBuffer {
         buf[..from_a].copy_from_slice(&a[..from_a]);
         buf[from_a..n].copy_from_slice(&b[..n - from_a]);
         self.readable.drain(..n);
+        if self.readable.is_empty() {
+            // Back to the start of the ring (`clear` resets it): a reader that keeps up then
+            // keeps reusing the same few cache-warm bytes instead of walking a ring of
+            // megabytes.
+            self.readable.clear();
+        }
         n
     }
 
