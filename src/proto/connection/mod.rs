@@ -164,7 +164,7 @@ pub struct Connection {
     pub(crate) queued: bool,
     /// Listed in the endpoint's connections that may owe an ACK (for `flush_acks`).
     pub(crate) listed_for_ack: bool,
-    /// The deadline the endpoint's timer heap holds for this connection.
+    /// The deadline the endpoint's timer wheel holds for this connection.
     pub(crate) scheduled: Option<Instant>,
     /// Set by the endpoint around one packet: the application takes that packet's payload
     /// straight from the datagram (see [`crate::proto::Endpoint::handle_datagram_in_place`]).

@@ -19,7 +19,7 @@ fn connected_pair_with(config: Config) -> (Endpoint, Endpoint, ConnectionHandle,
     // These tests count and decode the packets a write produces: path-MTU probes would be
     // among them (they have tests of their own below and in the simulator scenarios). The
     // acceptor's confirmation deadline is put far away: the handshake's ACK confirms the
-    // connection, but the timer heap keeps the stale deadline (an early wake-up), which would
+    // connection, but the timer wheel keeps the stale deadline (an early wake-up), which would
     // come before the deadlines these tests read.
     let config = Config {
         pmtu_discovery: false,
