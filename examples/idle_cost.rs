@@ -157,22 +157,9 @@ fn thread_cpu(id: u32) -> io::Result<Duration> {
     Ok(Duration::from_micros(total * 1_000_000 / hz))
 }
 
-/// Resident memory of the process in KiB, from `/proc/self/status`.
-fn rss_kib() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
-}
-
-/// The host's UDP `RcvbufErrors` (datagrams dropped on full receive buffers), from
-/// `/proc/net/snmp`.
-fn rcvbuf_errors() -> Option<u64> {
-    let snmp = std::fs::read_to_string("/proc/net/snmp").ok()?;
-    let mut udp = snmp.lines().filter(|l| l.starts_with("Udp:"));
-    let (names, values) = (udp.next()?, udp.next()?);
-    let i = names.split_whitespace().position(|n| n == "RcvbufErrors")?;
-    values.split_whitespace().nth(i)?.parse().ok()
-}
+#[path = "common/procfs.rs"]
+mod procfs;
+use procfs::{rcvbuf_errors, status_kib};
 
 /// The name of one thread of this process, from `/proc/self/task/ID/comm`.
 fn thread_name(id: u32) -> io::Result<String> {
@@ -435,7 +422,7 @@ fn run(s: &Settings) -> io::Result<bool> {
         "established {} connections and pinged each in {:.2} s; resident memory {} MiB",
         pairs.len(),
         setup.as_secs_f64(),
-        rss_kib().map_or_else(|| "?".into(), |k| (k / 1024).to_string())
+        status_kib("VmRSS:").map_or_else(|| "?".into(), |k| (k / 1024).to_string())
     );
     thread::sleep(SETTLE);
 

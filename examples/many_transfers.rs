@@ -219,21 +219,9 @@ fn threads_cpu(prefix: &str) -> Duration {
     Duration::from_micros(ticks * 1_000_000 / hz)
 }
 
-/// A line of `/proc/self/status` in KiB (`VmRSS`, `VmHWM`).
-fn status_kib(key: &str) -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with(key))?;
-    line.split_whitespace().nth(1)?.parse().ok()
-}
-
-/// The host's UDP `RcvbufErrors` (datagrams dropped on full receive buffers; host-wide).
-fn rcvbuf_errors() -> Option<u64> {
-    let snmp = std::fs::read_to_string("/proc/net/snmp").ok()?;
-    let mut udp = snmp.lines().filter(|l| l.starts_with("Udp:"));
-    let (names, values) = (udp.next()?, udp.next()?);
-    let i = names.split_whitespace().position(|n| n == "RcvbufErrors")?;
-    values.split_whitespace().nth(i)?.parse().ok()
-}
+#[path = "common/procfs.rs"]
+mod procfs;
+use procfs::{rcvbuf_errors, status_kib};
 
 /// The data pattern: PATTERN_LEN pseudo-random bytes (xorshift), the same in every run.
 fn pattern() -> &'static [u8] {
