@@ -55,6 +55,10 @@ struct Settings {
     client_threads: usize,
 }
 
+/// How long the acceptor may wait for the next connection while they are being opened: a
+/// handshake retries its SYN for well under this before it fails.
+const ACCEPT_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// How long a check byte may take to arrive before the connection counts as broken.
 const PING_TIMEOUT: Duration = Duration::from_secs(10);
 /// Quiet time after setup, so the last ACKs are out before the window starts.
@@ -295,16 +299,37 @@ fn establish(
 ) -> io::Result<Vec<(UtpStream, UtpStream)>> {
     let addr = server.local_addr()?;
     thread::scope(|scope| {
-        let acceptor = scope.spawn(|| -> io::Result<Vec<(UtpStream, SocketAddr)>> {
-            (0..n).map(|_| server.accept()).collect()
+        let (tx, rx) = std::sync::mpsc::channel();
+        scope.spawn(move || {
+            for _ in 0..n {
+                let accepted = server.accept();
+                let failed = accepted.is_err();
+                if tx.send(accepted).is_err() || failed {
+                    return;
+                }
+            }
         });
         let mut outgoing = Vec::with_capacity(n);
         for i in 0..n {
             outgoing.push(clients[i % clients.len()].connect(addr)?);
         }
-        let accepted = acceptor
-            .join()
-            .map_err(|_| io::Error::other("acceptor panicked"))??;
+        // A connection whose handshake fails (its SYNs all lost) never reaches `accept`: stop
+        // with an error then rather than wait for it forever. (The acceptor thread stays
+        // blocked in `accept`, and the scope would join it: exit instead.)
+        let mut accepted = Vec::with_capacity(n);
+        while accepted.len() < n {
+            match rx.recv_timeout(ACCEPT_TIMEOUT) {
+                Ok(a) => accepted.push(a?),
+                Err(_) => {
+                    println!(
+                        "FAIL: {} of {n} connections accepted; none more within {} s",
+                        accepted.len(),
+                        ACCEPT_TIMEOUT.as_secs()
+                    );
+                    std::process::exit(1);
+                }
+            }
+        }
         // Match each accepted stream to its client stream: (client address, connection order).
         let mut by_peer: std::collections::HashMap<SocketAddr, Vec<UtpStream>> = Default::default();
         for (s, a) in accepted {
