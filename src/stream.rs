@@ -340,7 +340,7 @@ impl UtpStream {
     }
 
     /// The socket's shared state and this connection's handle in it.
-    #[cfg(feature = "async")]
+    #[cfg(any(test, feature = "async"))]
     pub(crate) fn parts(&self) -> (&Arc<Shared>, ConnectionHandle) {
         (&self.inner.shared, self.inner.handle)
     }
@@ -494,10 +494,11 @@ impl Read for &UtpStream {
             return Ok(0);
         }
         let inner = &self.inner;
+        let h = inner.handle;
         let deadline = deadline(*inner.read_timeout.lock());
         let mut st = inner.shared.state.lock();
         loop {
-            match st.endpoint.read(inner.handle, buf) {
+            match st.endpoint.read(h, buf) {
                 // Dropping the socket closed the connection, which ends its reads: not a
                 // clean end of stream.
                 Ok(0) if st.closing || st.stopped => return Err(not_connected()),
@@ -509,11 +510,24 @@ impl Read for &UtpStream {
                     if st.stopped {
                         return Err(not_connected());
                     }
-                    if !self.wait(&mut st, deadline) {
+                    // While this thread waits, the driver may write the next payloads straight
+                    // into `buf` (runtime/posted.rs). The buffer is taken back under the lock
+                    // right after the wait, on every path, before `buf` is touched again; the
+                    // wait cannot unwind.
+                    let posted = st.post_read(h, buf);
+                    let woken = self.wait(&mut st, deadline);
+                    if posted {
+                        let filled = st.take_posted(h);
+                        if filled > 0 {
+                            pump(&inner.shared, &mut st);
+                            return Ok(filled);
+                        }
+                    }
+                    if !woken {
                         return Err(io::Error::new(io::ErrorKind::WouldBlock, "read timed out"));
                     }
                 }
-                Err(e) => return Err(stream_error(e, &st, inner.handle)),
+                Err(e) => return Err(stream_error(e, &st, h)),
             }
         }
     }

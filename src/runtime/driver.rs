@@ -10,6 +10,7 @@
 
 use super::clock;
 use super::pool::{Driven, Next, WakeGate};
+use super::posted::{self, PostedRead};
 use super::udp::{IcmpError, IcmpKind, Received, RecvBatch, SendBatch, UdpSocket, HELD_RETRY};
 use super::wakers::Wakers;
 use crate::proto::packet::HEADER_LEN;
@@ -49,6 +50,8 @@ pub struct ConnState {
     pub confirmed: bool,
     /// Waiting in the accept queue.
     pub queued: bool,
+    /// A blocked reader's buffer, lent to the driver (see [`super::posted`]).
+    pub posted: Option<PostedRead>,
 }
 
 /// The engine and everything guarded with it.
@@ -83,6 +86,10 @@ pub struct State {
     rx: RecvBatch,
     /// Datagrams the engine built, sent together by [`flush`].
     out: SendBatch,
+    /// A payload went into a posted reader's buffer since the driver last woke the readers.
+    filled_posted: bool,
+    /// Bytes the driver wrote into posted readers' buffers (for diagnostics and tests).
+    pub posted_bytes: u64,
 }
 
 /// What the driver and application threads share.
@@ -124,6 +131,8 @@ impl State {
             buf: vec![0; DATAGRAM],
             rx: RecvBatch::default(),
             out: SendBatch::default(),
+            filled_posted: false,
+            posted_bytes: 0,
         }
     }
 
@@ -274,7 +283,20 @@ impl State {
 
     /// Feeds one received datagram.
     fn datagram(&mut self, now: crate::proto::Instant, from: SocketAddr, data: &[u8]) {
-        match self.endpoint.handle_datagram(now, from, data) {
+        // A payload is never longer than its datagram: room for `data` is room enough.
+        let conns = &self.conns;
+        let (event, in_place) = self
+            .endpoint
+            .handle_datagram_in_place(now, from, data, |h| posted::has_room(conns, h, data.len()));
+        if let Some(p) = in_place {
+            let filled = self.fill_posted(p.connection, &data[p.offset..p.offset + p.len]);
+            debug_assert!(
+                filled,
+                "the engine delivered in place only where a buffer had room"
+            );
+            self.filled_posted |= filled;
+        }
+        match event {
             DatagramEvent::Incoming(incoming) => {
                 if self.closing || self.queued_confirmed >= self.backlog {
                     self.endpoint.refuse(now, incoming);
@@ -395,7 +417,9 @@ impl Driven for Shared {
         }
         flush_held(&mut st, &self.socket);
         st.endpoint.handle_timeout(clock::now());
-        if st.pump(&self.socket) {
+        // Readers whose posted buffers got data wake too (the engine reports no event for it).
+        let filled = std::mem::take(&mut st.filled_posted);
+        if st.pump(&self.socket) || filled {
             self.changed.notify_all();
         }
         let now = clock::monotonic_micros();

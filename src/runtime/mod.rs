@@ -11,6 +11,7 @@ pub mod clock;
 pub mod driver;
 pub mod held;
 pub mod pool;
+pub mod posted;
 pub mod udp;
 pub mod wake;
 pub mod wakers;
