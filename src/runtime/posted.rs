@@ -1,6 +1,6 @@
 //! Reads straight into a blocked reader's buffer.
 //!
-//! A thread blocked in [`UtpStream::read`](crate::UtpStream) lends its buffer to the driver
+//! A thread blocked in [`UtpStream::read`](crate::stream::UtpStream) lends its buffer to the driver
 //! ([`State::post_read`]) before it waits. While the buffer is posted, the driver hands the
 //! engine's in-place payloads (the next bytes of the stream, with nothing buffered before them:
 //! [`Endpoint::handle_datagram_in_place`](crate::proto::Endpoint::handle_datagram_in_place))
