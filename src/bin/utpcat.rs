@@ -11,7 +11,9 @@
 //! standard output. A helper thread copies stdin to the stream and, at end of input, shuts the
 //! stream's write side down (our FIN) and waits until the peer acknowledged all of it
 //! ([`UtpStream::finish`]); the main thread copies the stream to stdout until the
-//! peer's FIN. Once both directions are finished the connection is closed and the program exits.
+//! peer's FIN. Once both directions are finished the connection is closed and the program exits
+//! (after 2 s when the peer's FIN came last, to acknowledge it again should our acknowledgement
+//! be lost, as TCP's TIME-WAIT and `utp_netcat` do).
 //!
 //! Differences from `ucat`:
 //! * IPv6 works (`-s ::`, or an IPv6 destination).
@@ -53,6 +55,10 @@ const MAX_SOCKBUF: usize = i32::MAX as usize;
 const MAX_STATS_INTERVAL_MS: u64 = 3_600_000;
 /// Size of the buffer the main thread receives into.
 const RECV_BUFFER: usize = 64 << 10;
+/// How long we stay after the peer's FIN came last (see `run`): one retransmission of a
+/// libutp FIN (its timeout is at least 1 s) with room to spare; as `utp_netcat`'s
+/// `CLOSE_LINGER_MS`.
+const LINGER: Duration = Duration::from_secs(2);
 
 /// The usage text printed by `-h` and after usage errors.
 const USAGE: &str = "\
@@ -572,7 +578,7 @@ fn run(opts: &Options) -> io::Result<()> {
                     Err(e) => eprintln!("utpcat: sending stopped: {e}"),
                 }
             }
-            sent
+            sent.map(|n| (n, now()))
         })?;
 
     let received = receive_stdout(&stream, &counters.received);
@@ -587,6 +593,7 @@ fn run(opts: &Options) -> io::Result<()> {
             return Err(e);
         }
     };
+    let peer_finished_at = now();
     debug(
         opts,
         1,
@@ -600,10 +607,22 @@ fn run(opts: &Options) -> io::Result<()> {
     for helper in [progress, intervals].into_iter().flatten() {
         let _ = helper.join();
     }
-    let sent = sent??;
+    let (sent, sent_done_at) = sent??;
     let elapsed = started.elapsed();
     if opts.stats {
         print_stats(sent, received, elapsed, stream.stats());
+    }
+    if peer_finished_at > sent_done_at {
+        // The peer's FIN came last: as TCP's TIME-WAIT, stay a while so that the engine can
+        // acknowledge it again should our acknowledgement have been lost (libutp resends its
+        // FIN after its retransmission timeout, and a peer that meets a closed port instead
+        // reports a reset; libutp's ucat then aborts).
+        debug(
+            opts,
+            1,
+            format_args!("lingering {} ms for the peer's FIN", LINGER.as_millis()),
+        );
+        thread::sleep(LINGER);
     }
     debug(opts, 1, format_args!("closing"));
     drop(stream);
